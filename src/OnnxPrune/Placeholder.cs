@@ -1,0 +1,3 @@
+namespace OnnxPrune;
+/// <summary>Placeholder.</summary>
+public static class Placeholder { }
