@@ -1,0 +1,48 @@
+using System.CommandLine;
+
+namespace OnnxPrune.Cli;
+
+/// <summary>Maps exception types to distinct exit codes; nothing is swallowed into a zero.</summary>
+internal static class ExitCodes
+{
+    public const int Ok = 0;
+    public const int Usage = 2;
+    public const int BadModel = 3;
+    public const int Unsupported = 4;
+    public const int PruningConstraint = 5;
+    public const int Runtime = 6;
+    public const int Io = 7;
+    public const int Cancelled = 130;
+    public const int Internal = 70;
+
+    /// <summary>Parses and runs; known failures print one line on stderr and return their code.</summary>
+    public static int Invoke(RootCommand root, string[] args)
+    {
+        var config = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
+        try
+        {
+            return root.Parse(args).Invoke(config);
+        }
+        catch (Exception ex)
+        {
+            var (code, kind) = Classify(ex);
+            Console.Error.WriteLine($"onnxprune: {kind}: {ex.Message}");
+            if (code == Internal) Console.Error.WriteLine(ex);
+            return code;
+        }
+    }
+
+    /// <summary>Exit code and a short label for an exception.</summary>
+    public static (int Code, string Kind) Classify(Exception ex) => ex switch
+    {
+        OperationCanceledException => (Cancelled, "cancelled"),
+        OnnxFormatException => (BadModel, "invalid model"),
+        UnsupportedModelException => (Unsupported, "unsupported"),
+        PruningConstraintException => (PruningConstraint, "pruning constraint"),
+        OnnxPruneException e when e.GetType().Name.Contains("Runtime") => (Runtime, "onnx runtime"),
+        OnnxPruneException => (BadModel, "error"),
+        FileNotFoundException or DirectoryNotFoundException or IOException or UnauthorizedAccessException => (Io, "i/o error"),
+        ArgumentException => (Usage, "invalid argument"),
+        _ => (Internal, "internal error"),
+    };
+}

@@ -1,3 +1,0 @@
-namespace OnnxPrune;
-/// <summary>Placeholder.</summary>
-public static class Placeholder { }
