@@ -1,0 +1,14 @@
+using System.Text.Json;
+
+namespace OnnxPrune.Cli;
+
+/// <summary>One JSON style for every verb: camelCase keys, indented.</summary>
+internal static class Json
+{
+    public static readonly JsonSerializerOptions Options = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        DictionaryKeyPolicy = null,
+        WriteIndented = true,
+    };
+}

@@ -1,0 +1,158 @@
+using OnnxPrune.Onnx;
+using OnnxPrune.Onnx.Proto;
+using OnnxPrune.Tensors;
+
+namespace OnnxPrune.Graph;
+
+/// <summary>Where a constant tensor is stored in the model.</summary>
+public enum ConstantKind
+{
+    /// <summary>A graph initializer.</summary>
+    Initializer,
+    /// <summary>The value of a Constant node (PaddleOCR exports keep all weights this way).</summary>
+    ConstantNode,
+}
+
+/// <summary>
+/// The one notion of a constant tensor, covering initializers and Constant nodes alike. Data decodes lazily;
+/// assigning <see cref="Data"/> rewrites the underlying message and the value's declared type and shape.
+/// </summary>
+public sealed class ConstantTensor
+{
+    private readonly Node? _node;
+    private TensorProto? _proto;
+    private Tensor? _data;
+
+    internal ConstantTensor(Value value, TensorProto proto)
+    {
+        Value = value;
+        _proto = proto;
+        Kind = ConstantKind.Initializer;
+    }
+
+    internal ConstantTensor(Node constantNode)
+    {
+        _node = constantNode;
+        Value = constantNode.OutputList[0]!;
+        Kind = ConstantKind.ConstantNode;
+    }
+
+    /// <summary>The value this constant defines.</summary>
+    public Value Value { get; }
+
+    /// <summary>Initializer or Constant node.</summary>
+    public ConstantKind Kind { get; }
+
+    /// <summary>The Constant node, for <see cref="ConstantKind.ConstantNode"/>.</summary>
+    public Node? Node => _node;
+
+    /// <summary>The name (the value's name).</summary>
+    public string Name => Value.Name;
+
+    /// <summary>The element type, read without decoding the data.</summary>
+    public ElementType ElementType => _data?.ElementType ?? ReadHeader().Type;
+
+    /// <summary>The dimensions, read without decoding the data.</summary>
+    public IReadOnlyList<long> Shape => _data?.Shape ?? ReadHeader().Dims;
+
+    /// <summary>Number of elements, read without decoding the data.</summary>
+    public long ElementCount
+    {
+        get
+        {
+            long n = 1;
+            foreach (var d in Shape) n = checked(n * d);
+            return n;
+        }
+    }
+
+    /// <summary>The decoded tensor (decoded once, then cached). Writes to its span change the model on export.</summary>
+    public Tensor Data
+    {
+        get => _data ??= Decode();
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            _data = value;
+            var proto = TensorProtoConverter.FromTensor(value, Kind == ConstantKind.Initializer ? Value.Name : "");
+            if (Kind == ConstantKind.Initializer)
+            {
+                if (_proto is not null)
+                {
+                    if (_proto.HasDocString) proto.DocString = _proto.DocString;
+                    proto.MetadataProps.AddRange(_proto.MetadataProps);
+                }
+                _proto = proto;
+            }
+            else
+            {
+                _node!.Attributes.Set("value", value);
+                foreach (var other in new[] { "value_float", "value_floats", "value_int", "value_ints" })
+                    _node.Attributes.Remove(other);
+            }
+            if (Value.HasType || Value.IsGraphInput || Kind == ConstantKind.ConstantNode)
+                Value.SetTensorType(value.ElementType, value.Shape.Select(d => new Dim(d)).ToArray());
+        }
+    }
+
+    /// <summary>The message to write: the original when the data is unchanged (exact round trip), else re-encoded.</summary>
+    internal TensorProto ToProto()
+    {
+        if (_data is null || SameData(_proto!, _data)) return _proto!;
+        var fresh = TensorProtoConverter.FromTensor(_data, Value.Name);
+        if (_proto!.HasDocString) fresh.DocString = _proto.DocString;
+        fresh.MetadataProps.AddRange(_proto.MetadataProps);
+        return _proto = fresh;
+    }
+
+    /// <summary>Writes in-place edits of a Constant node's decoded data back into its attribute.</summary>
+    internal void FlushConstantNode()
+    {
+        if (Kind != ConstantKind.ConstantNode || _data is null) return;
+        if (_node!.Attributes.Find("value") is { T: { } t } && SameData(t, _data)) return;
+        if (_node.Attributes.Find("value") is null && Decode().RawData.AsSpan().SequenceEqual(_data.RawData)) return;
+        _node.Attributes.Set("value", _data);
+        foreach (var other in new[] { "value_float", "value_floats", "value_int", "value_ints" })
+            _node.Attributes.Remove(other);
+    }
+
+    // Spans handed out by Data may have been written to; compare before deciding to re-encode.
+    private static bool SameData(TensorProto proto, Tensor data)
+    {
+        if ((ElementType)proto.DataType != data.ElementType || !proto.Dims.SequenceEqual(data.Shape)) return false;
+        if (proto.HasRawData) return proto.RawData.Span.SequenceEqual(data.RawData);
+        return TensorProtoConverter.ToTensor(proto).RawData.AsSpan().SequenceEqual(data.RawData);
+    }
+
+    internal static bool IsSupportedConstantNode(Node node) =>
+        node.Attributes.Find("value") is { T: not null } ||
+        node.Attributes.Contains("value_float") || node.Attributes.Contains("value_floats") ||
+        node.Attributes.Contains("value_int") || node.Attributes.Contains("value_ints");
+
+    private (ElementType Type, IReadOnlyList<long> Dims) ReadHeader()
+    {
+        if (Kind == ConstantKind.Initializer) return ((ElementType)_proto!.DataType, _proto.Dims);
+        var attrs = _node!.Attributes;
+        if (attrs.Find("value") is { T: { } t }) return ((ElementType)t.DataType, t.Dims);
+        if (attrs.Contains("value_float")) return (ElementType.Float, Array.Empty<long>());
+        if (attrs.Contains("value_int")) return (ElementType.Int64, Array.Empty<long>());
+        if (attrs.Find("value_floats") is { } fs) return (ElementType.Float, new long[] { fs.Floats.Count });
+        if (attrs.Find("value_ints") is { } ints) return (ElementType.Int64, new long[] { ints.Ints.Count });
+        throw new UnsupportedModelException($"Constant node {_node.DisplayName} has no tensor value.");
+    }
+
+    private Tensor Decode()
+    {
+        if (Kind == ConstantKind.Initializer) return TensorProtoConverter.ToTensor(_proto!);
+        var attrs = _node!.Attributes;
+        if (attrs.Find("value") is { T: { } t }) return TensorProtoConverter.ToTensor(t);
+        if (attrs.Contains("value_float")) return Tensor.Scalar(attrs.GetFloat("value_float", 0));
+        if (attrs.Contains("value_int")) return Tensor.Scalar(attrs.GetInt("value_int", 0));
+        if (attrs.GetFloats("value_floats") is { } fs) return Tensor.FromArray<float>(fs, fs.Length);
+        if (attrs.GetInts("value_ints") is { } ints) return Tensor.FromArray<long>(ints, ints.Length);
+        throw new UnsupportedModelException($"Constant node {_node.DisplayName} has no tensor value.");
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{Name} ({Kind}) {ElementTypes.OnnxName(ElementType)}[{string.Join(",", Shape)}]";
+}
