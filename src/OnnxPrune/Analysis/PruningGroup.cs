@@ -1,0 +1,56 @@
+using OnnxPrune.Graph;
+
+namespace OnnxPrune.Analysis;
+
+/// <summary>The kind of prunable unit a group holds.</summary>
+public enum GroupKind
+{
+    /// <summary>Conv / ConvTranspose output channels (with everything coupled to them).</summary>
+    Channels,
+    /// <summary>Gemm / MatMul output features.</summary>
+    Features,
+    /// <summary>Whole attention heads (Q, K, V column blocks, output-projection row blocks, head-count constants).</summary>
+    AttentionHeads,
+    /// <summary>Hidden units of a transformer MLP.</summary>
+    MlpHidden,
+    /// <summary>Channels of a residual stream joined by Add nodes.</summary>
+    ResidualStream,
+}
+
+/// <summary>
+/// A root dimension (e.g. the 64 output channels of conv X) and every coupled slice that must shrink with it.
+/// Immutable; produced by the dependency analyser, consumed by criteria, planners and surgery.
+/// </summary>
+public sealed record PruningGroup
+{
+    /// <summary>Stable id within one analysis (0, 1, 2, … in graph order).</summary>
+    public required int Id { get; init; }
+
+    /// <summary>What the units are.</summary>
+    public required GroupKind Kind { get; init; }
+
+    /// <summary>The node whose output dimension defines the units (for reports and protection).</summary>
+    public required Node Root { get; init; }
+
+    /// <summary>Number of units.</summary>
+    public required long Size { get; init; }
+
+    /// <summary>Every coupled edit.</summary>
+    public required IReadOnlyList<GroupItem> Items { get; init; }
+
+    /// <summary>Why the group may not be pruned; empty when prunable.</summary>
+    public IReadOnlyList<string> BlockedReasons { get; init; } = Array.Empty<string>();
+
+    /// <summary>Smallest number of units the group may keep (e.g. 1; heads need ≥ 1 too).</summary>
+    public long MinKeep { get; init; } = 1;
+
+    /// <summary>True when the group must not be pruned.</summary>
+    public bool IsBlocked => BlockedReasons.Count > 0;
+
+    /// <summary>Constant slices of the group (what magnitude criteria score and surgery cuts).</summary>
+    public IEnumerable<GroupItem> ConstantSlices => Items.Where(i => i.Kind == GroupItemKind.ConstantSlice);
+
+    /// <inheritdoc/>
+    public override string ToString() =>
+        $"#{Id} {Kind} {Root.DisplayName} ×{Size}{(IsBlocked ? " BLOCKED: " + string.Join("; ", BlockedReasons) : "")}";
+}
