@@ -1,9 +1,11 @@
 using System.CommandLine;
 using OnnxPrune.Cli;
-//using OnnxPrune.Cli.Commands;
+using OnnxPrune.Cli.Commands;
 
 // The `onnxprune` tool: each verb lives in Commands/ and only binds options and calls the library.
 var root = new RootCommand("onnxprune: structured pruning of ONNX models, directly on the ONNX graph.");
 //root.Subcommands.Add(InfoCommand.Create());
 //root.Subcommands.Add(ConvertCommand.Create());
+root.Subcommands.Add(RunCommand.Create());
+root.Subcommands.Add(BenchCommand.Create());
 return ExitCodes.Invoke(root, args);
