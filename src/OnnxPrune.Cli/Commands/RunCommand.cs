@@ -63,6 +63,8 @@ internal static class RunCommand
             throw new ArgumentException("--dim only applies with --random.");
         }
 
+        output.WriteLine($"model inputs:  {session.DescribeInputs()}");
+        output.WriteLine($"model outputs: {session.DescribeOutputs()}");
         var results = session.Run(feeds);
         foreach (var (name, tensor) in results) output.WriteLine(Describe(name, tensor));
 
