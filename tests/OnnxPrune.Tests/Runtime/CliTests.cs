@@ -126,9 +126,11 @@ public class CliTests
     {
         var cli = Path.Combine(AppContext.BaseDirectory, "OnnxPrune.Cli.dll");
         Assert.That(File.Exists(cli), Is.True, cli);
-        (int, string) Start(params string[] args)
+        (int, string) Start(params string[] args) => StartWith(null, args);
+        (int, string) StartWith(string? ortLibrary, params string[] args)
         {
             var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+            if (ortLibrary != null) psi.Environment[OnnxPrune.Runtime.Native.OrtNativeLibrary.EnvironmentVariable] = ortLibrary;
             psi.ArgumentList.Add(cli);
             foreach (var a in args) psi.ArgumentList.Add(a);
             using var p = Process.Start(psi)!;
@@ -141,5 +143,31 @@ public class CliTests
         Assert.That(text, Does.Contain("y: float[1,4]"));
         var (missing, text2) = Start("run", Path.Combine(_dir, "nope.onnx"), "--random");
         Assert.That(missing, Is.EqualTo(ExitCodes.Io), text2);
+        // The environment variable wins over the bundled library; a bad path is one clear runtime error.
+        var (badLib, text3) = StartWith("/no/such/libonnxruntime.so", "run", _model, "--random");
+        Assert.That(badLib, Is.EqualTo(ExitCodes.Runtime), text3);
+        Assert.That(text3, Does.Contain("ONNXPRUNE_ORT_LIBRARY=/no/such/libonnxruntime.so"));
+        var (goodLib, text4) = StartWith(OrtEnvironment.LibraryPath, "run", _model, "--random");
+        Assert.That(goodLib, Is.EqualTo(0), text4);
+    }
+
+    [Test]
+    public void Missing_native_library_gives_one_clear_error()
+    {
+        // The CLI copied without libonnxruntime into a folder with no .cache above it.
+        var app = Path.Combine(_dir, "app");
+        Directory.CreateDirectory(app);
+        foreach (var file in Directory.GetFiles(AppContext.BaseDirectory))
+            if (!Path.GetFileName(file).StartsWith("libonnxruntime", StringComparison.Ordinal) && !file.EndsWith(".onnx", StringComparison.Ordinal))
+                File.Copy(file, Path.Combine(app, Path.GetFileName(file)));
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(Path.Combine(app, "OnnxPrune.Cli.dll"));
+        foreach (var a in new[] { "run", _model, "--random" }) psi.ArgumentList.Add(a);
+        psi.Environment.Remove(OnnxPrune.Runtime.Native.OrtNativeLibrary.EnvironmentVariable);
+        using var p = Process.Start(psi)!;
+        var text = p.StandardOutput.ReadToEnd() + p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        Assert.That(p.ExitCode, Is.EqualTo(ExitCodes.Runtime), text);
+        Assert.That(text, Does.Contain("not found").And.Contain("dotnet build").And.Contain("ONNXPRUNE_ORT_LIBRARY"));
     }
 }
