@@ -35,7 +35,12 @@ public sealed class InferenceSession : IDisposable
             fixed (byte* data = model)
                 return api.CreateSessionFromArray(env, data, (nuint)model.Length, opts, result);
         }, "loading model from memory");
-        (Inputs, Outputs) = ReadMetadata();
+        try { (Inputs, Outputs) = ReadMetadata(); }
+        catch
+        {
+            _handle.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Creates a session from a model file (external data is resolved relative to the file).</summary>
@@ -56,7 +61,12 @@ public sealed class InferenceSession : IDisposable
             fixed (byte* p = nativePath)
                 return api.CreateSession(env, p, opts, result);
         }, $"loading {modelPath}");
-        (Inputs, Outputs) = ReadMetadata();
+        try { (Inputs, Outputs) = ReadMetadata(); }
+        catch
+        {
+            _handle.Dispose();
+            throw;
+        }
     }
 
     /// <summary>The settings this session was created with.</summary>
