@@ -31,20 +31,26 @@ internal static class RunCommand
         };
         var threads = new Option<int>("--threads") { Description = "Intra-op threads (0: ONNX Runtime's default)." };
 
+        var provider = new Option<string>("--provider")
+        {
+            Description = "Execution provider: cpu (default) or cuda (needs a CUDA build of ONNX Runtime, see ONNXPRUNE_ORT_LIBRARY).",
+            DefaultValueFactory = _ => "cpu",
+        };
+        provider.AcceptOnlyFromAmong("cpu", "cuda");
         var command = new Command("run", "Run a model once on ONNX Runtime and print each output's shape and min/max/mean.")
         {
-            model, inputs, random, seed, dims, outputDir, threads,
+            model, inputs, random, seed, dims, outputDir, threads, provider,
         };
         command.SetAction(parse => Execute(
             parse.GetValue(model)!, parse.GetValue(inputs) ?? [], parse.GetValue(random), parse.GetValue(seed),
-            parse.GetValue(dims) ?? [], parse.GetValue(outputDir), parse.GetValue(threads), Console.Out));
+            parse.GetValue(dims) ?? [], parse.GetValue(outputDir), parse.GetValue(threads), Console.Out, ParseProvider(parse.GetValue(provider))));
         return command;
     }
 
     /// <summary>The verb's work; returns the exit code. Exceptions propagate to <see cref="ExitCodes"/>.</summary>
-    public static int Execute(FileInfo model, string[] inputSpecs, bool random, int seed, string[] dimSpecs, DirectoryInfo? outputDir, int threads, TextWriter output)
+    public static int Execute(FileInfo model, string[] inputSpecs, bool random, int seed, string[] dimSpecs, DirectoryInfo? outputDir, int threads, TextWriter output, ExecutionProvider provider = ExecutionProvider.Cpu)
     {
-        using var session = new InferenceSession(model.FullName, new SessionOptions { IntraOpThreads = threads });
+        using var session = new InferenceSession(model.FullName, new SessionOptions { IntraOpThreads = threads, Provider = provider });
         var feeds = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var spec in inputSpecs)
         {
@@ -63,6 +69,8 @@ internal static class RunCommand
             throw new ArgumentException("--dim only applies with --random.");
         }
 
+        output.WriteLine($"model inputs:  {session.DescribeInputs()}");
+        output.WriteLine($"model outputs: {session.DescribeOutputs()}");
         var results = session.Run(feeds);
         foreach (var (name, tensor) in results) output.WriteLine(Describe(name, tensor));
 
@@ -81,6 +89,10 @@ internal static class RunCommand
         }
         return ExitCodes.Ok;
     }
+
+    /// <summary>Maps the --provider value to the library's enum.</summary>
+    internal static ExecutionProvider ParseProvider(string? value) =>
+        string.Equals(value, "cuda", StringComparison.OrdinalIgnoreCase) ? ExecutionProvider.Cuda : ExecutionProvider.Cpu;
 
     /// <summary>One line per output: name, type and shape, and min/max/mean (plus NaN/inf counts when any).</summary>
     internal static string Describe(string name, Tensor tensor)
