@@ -21,7 +21,15 @@ internal static class ExitCodes
         var config = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
         try
         {
-            return root.Parse(args).Invoke(config);
+            var parse = root.Parse(args);
+            if (parse.Errors.Count > 0)
+            {
+                // Bad options or arguments: say what is wrong and exit with the usage code, not the library's 1.
+                foreach (var error in parse.Errors) Console.Error.WriteLine($"onnxprune: {error.Message}");
+                Console.Error.WriteLine("Run 'onnxprune --help' (or 'onnxprune VERB --help') for usage.");
+                return Usage;
+            }
+            return parse.Invoke(config);
         }
         catch (Exception ex)
         {
