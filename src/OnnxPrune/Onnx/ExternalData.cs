@@ -38,9 +38,10 @@ internal static class ExternalData
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.RandomAccess);
         long fileLength = stream.Length;
         if (length < 0) length = fileLength - offset;
-        if (offset > fileLength || length < 0 || offset + length > fileLength)
+        // Written as a subtraction: offset + length may overflow for corrupt values.
+        if (offset > fileLength || length < 0 || length > fileLength - offset)
             throw new OnnxFormatException(
-                $"{source}: external data file '{path}' is too short for tensor '{tensor.Name}': needs bytes {offset}..{offset + Math.Max(length, 0)}, file has {fileLength}.");
+                $"{source}: external data file '{path}' is too short for tensor '{tensor.Name}': needs {Math.Max(length, 0)} bytes at offset {offset}, file has {fileLength}.");
         var type = (ElementType)tensor.DataType;
         if (ElementTypes.SizeOf(type) > 0 || type is ElementType.UInt4 or ElementType.Int4 or ElementType.Float4E2M1)
         {
@@ -80,6 +81,8 @@ internal static class ExternalData
     /// <summary>Maps a location to a path inside the model folder; absolute paths and '..' escapes are refused.</summary>
     public static string ResolveLocation(string location, string baseDirectory, TensorProto tensor, string source)
     {
+        if (location.Contains('\0'))
+            throw new OnnxFormatException($"{source}: tensor '{tensor.Name}' has an external data location with a NUL character.");
         if (Path.IsPathRooted(location))
             throw new OnnxFormatException($"{source}: tensor '{tensor.Name}' has an absolute external data location '{location}'; ONNX requires a path relative to the model.");
         var root = Path.GetFullPath(baseDirectory);
