@@ -107,9 +107,10 @@ public static class ModelIO
         {
             ExternalDataMode.External => true,
             ExternalDataMode.Inline => false,
-            _ => dataBytes > ProtobufLimit - (64L << 20),
+            // Leave room for everything that is not tensor data (nodes, names, shapes).
+            _ => dataBytes > options.MessageLimit - Math.Min(64L << 20, options.MessageLimit / 32),
         };
-        if (!external && dataBytes > ProtobufLimit - (1L << 20))
+        if (!external && dataBytes > options.MessageLimit - Math.Min(1L << 20, options.MessageLimit / 1024))
             throw new UnsupportedModelException($"{path}: {dataBytes} bytes of tensor data do not fit in one protobuf message (2 GiB); save with external data.");
 
         using var writer = new AtomicFileWriter();
@@ -153,7 +154,7 @@ public static class ModelIO
             });
             data.Flush(flushToDisk: true);
         }
-        EnsureInlineable(stripped, path);
+        EnsureInlineable(stripped, path, options.MessageLimit);
         using (var stream = writer.Create(path))
         {
             stripped.WriteTo(stream);
@@ -176,9 +177,9 @@ public static class ModelIO
         return total;
     }
 
-    private static void EnsureInlineable(ModelProto model, string target)
+    private static void EnsureInlineable(ModelProto model, string target, long limit = ProtobufLimit)
     {
-        if (InlineDataBytes(model) > ProtobufLimit - (1L << 20))
+        if (InlineDataBytes(model) > limit - Math.Min(1L << 20, limit / 1024))
             throw new UnsupportedModelException($"{target}: the model holds more than 2 GiB of tensor data inline; save it to a file with external data.");
     }
 

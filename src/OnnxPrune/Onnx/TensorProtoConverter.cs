@@ -130,6 +130,16 @@ public static class TensorProtoConverter
         return proto;
     }
 
+    /// <summary>Encodes a tensor as a message whose raw_data wraps the tensor's bytes (no copy). The message is
+    /// valid only while the tensor is not written to; used for messages that are serialized at once.</summary>
+    internal static TensorProto Wrap(Tensor tensor, string name)
+    {
+        var proto = new TensorProto { Name = name, DataType = (int)tensor.ElementType };
+        proto.Dims.AddRange(tensor.Shape);
+        proto.RawData = UnsafeByteOperations.UnsafeWrap(tensor.RawData);
+        return proto;
+    }
+
     /// <summary>Element count from dims, with a typed error on negative dims or overflow.</summary>
     public static long ElementCount(TensorProto proto)
     {
