@@ -1,4 +1,4 @@
-"""onnx.checker.check_model on a file (full check, with shape inference), then prints the op types in order."""
+"""onnx.checker.check_model on a file, then the full check (with shape inference); prints the op types in order."""
 import json
 import sys
 
@@ -6,8 +6,11 @@ import onnx
 
 
 def main(path):
-    onnx.checker.check_model(path, full_check=True)
+    onnx.checker.check_model(path)
     model = onnx.load(path)
+    # full_check (with shape inference) on the loaded message: given a path, onnx 1.12 writes the inferred
+    # shapes back into the file.
+    onnx.checker.check_model(model, full_check=True)
     json.dump({"ops": [n.op_type for n in model.graph.node],
                "initializers": len(model.graph.initializer),
                "opset": [o.version for o in model.opset_import if o.domain in ("", "ai.onnx")]}, sys.stdout)
