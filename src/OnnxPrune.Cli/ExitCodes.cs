@@ -21,7 +21,9 @@ internal static class ExitCodes
         var config = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
         try
         {
-            return root.Parse(args).Invoke(config);
+            var parse = root.Parse(args);
+            int code = parse.Invoke(config); // on parse errors: prints them with the usage, returns 1
+            return parse.Errors.Count > 0 ? Usage : code;
         }
         catch (Exception ex)
         {
