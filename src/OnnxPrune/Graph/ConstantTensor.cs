@@ -65,12 +65,19 @@ public sealed class ConstantTensor
     public IReadOnlyList<long> Shape => _data?.Shape ?? ReadHeader().Dims;
 
     /// <summary>Number of elements, read without decoding the data.</summary>
+    /// <exception cref="OnnxFormatException">Negative dims, or dims whose product overflows (possible only in a model
+    /// that was not validated).</exception>
     public long ElementCount
     {
         get
         {
             long n = 1;
-            foreach (var d in Shape) n = checked(n * d);
+            foreach (var d in Shape)
+            {
+                if (d < 0) throw new OnnxFormatException($"Constant '{Name}' has negative dimension {d}.");
+                if (d != 0 && n > TensorProtoConverter.MaxElements / d) throw new OnnxFormatException($"Constant '{Name}' has dims [{string.Join(",", Shape)}] whose product overflows.");
+                n *= d;
+            }
             return n;
         }
     }

@@ -140,6 +140,9 @@ public static class TensorProtoConverter
         return proto;
     }
 
+    /// <summary>The most elements a tensor may declare: byte counts of every element type still fit in a long.</summary>
+    internal const long MaxElements = long.MaxValue / 16;
+
     /// <summary>Element count from dims, with a typed error on negative dims or overflow.</summary>
     public static long ElementCount(TensorProto proto)
     {
@@ -147,8 +150,10 @@ public static class TensorProtoConverter
         foreach (var d in proto.Dims)
         {
             if (d < 0) throw new OnnxFormatException($"Tensor '{proto.Name}' has negative dimension {d}.");
-            try { count = checked(count * d); }
-            catch (OverflowException) { throw new OnnxFormatException($"Tensor '{proto.Name}' has dims [{string.Join(",", proto.Dims)}] whose product overflows."); }
+            // Bounded so that the byte count (up to 16 bytes an element) cannot overflow either.
+            if (d != 0 && count > MaxElements / d)
+                throw new OnnxFormatException($"Tensor '{proto.Name}' has dims [{string.Join(",", proto.Dims)}] whose product overflows.");
+            count *= d;
         }
         return count;
     }

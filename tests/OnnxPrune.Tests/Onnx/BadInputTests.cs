@@ -70,6 +70,13 @@ public class BadInputTests
         negative.Graph.Initializer[0].Dims[1] = -16;
         yield return Case("negative_dims", negative.ToByteArray(), "negative dimension -16");
 
+        // 2^31 · 2^31 floats need 2^64 bytes, which wraps to 0 in 64-bit arithmetic: an empty raw_data must not pass.
+        var wraps = TestModels.AddRelu();
+        wraps.Graph.Initializer[0].Dims.Clear();
+        wraps.Graph.Initializer[0].Dims.AddRange([1L << 31, 1L << 31]);
+        wraps.Graph.Initializer[0].RawData = ByteString.Empty;
+        yield return Case("dims_product_overflows", wraps.ToByteArray(), "overflows");
+
         var wrongTyped = TestModels.AddRelu();
         wrongTyped.Graph.Initializer[0].ClearRawData();
         wrongTyped.Graph.Initializer[0].FloatData.AddRange(new float[15]);
