@@ -126,9 +126,13 @@ public static class ModelIO
         }
 
         var dataName = options.ExternalDataFileName ?? Path.GetFileName(path) + ".data";
-        if (Path.IsPathRooted(dataName) || dataName.Contains("..", StringComparison.Ordinal))
-            throw new ArgumentException($"External data file name '{dataName}' must be a plain name relative to the model.", nameof(options));
+        if (dataName.Length == 0 || Path.IsPathRooted(dataName) || dataName.Contains("..", StringComparison.Ordinal) || dataName.Contains('\0')
+            || Path.EndsInDirectorySeparator(dataName) || dataName is ".")
+            throw new ArgumentException($"External data file name '{dataName}' must be a plain file name relative to the model.", nameof(options));
         var modelDir = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        // Both files are renamed into place at the end: the same name twice would leave only the second.
+        if (string.Equals(Path.GetFullPath(Path.Combine(modelDir, dataName)), Path.GetFullPath(path), StringComparison.Ordinal))
+            throw new ArgumentException($"External data file name '{dataName}' is the model file itself.", nameof(options));
         // Clone shares the (immutable) tensor bytes, so this costs messages, not weights.
         var stripped = model.Clone();
         using (var data = writer.Create(Path.Combine(modelDir, dataName)))

@@ -145,6 +145,17 @@ public class CliTests
         Assert.That(Directory.GetFiles(_dir).Select(Path.GetFileName), Is.EquivalentTo(new[] { "src.onnx" }));
     }
 
+    [Test]
+    public void DataFileNamedLikeTheModelIsAUsageError()
+    {
+        // Both files are renamed into place at the end; the same name twice would lose the model or the weights.
+        var src = Source();
+        var outPath = Path.Combine(_dir, "out.onnx");
+        var r = Processes.RunCli("convert", src, outPath, "--external-data", "out.onnx");
+        Assert.That(r.ExitCode, Is.EqualTo(2), r.ToString());
+        Assert.That(File.Exists(outPath), Is.False);
+    }
+
     [TestCase("convert")]
     [TestCase("info")]
     [TestCase("info", "--no-such-option", "x.onnx")]

@@ -143,7 +143,12 @@ public class ExternalDataTests
 
     [TestCase("../weights.bin")]
     [TestCase("/tmp/weights.bin")]
-    public void SavingToAnOutsideDataFileIsRefused(string name)
+    [TestCase("m.onnx")]
+    [TestCase("./m.onnx")]
+    [TestCase("")]
+    [TestCase(".")]
+    [TestCase("sub/")]
+    public void BadDataFileNamesAreRefused(string name)
     {
         var path = Path.Combine(_dir, "m.onnx");
         Assert.Throws<ArgumentException>(() => ModelIO.Save(Cnn(), path, new ModelSaveOptions { ExternalData = ExternalDataMode.External, ExternalDataFileName = name }));
