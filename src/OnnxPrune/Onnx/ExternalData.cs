@@ -34,6 +34,9 @@ internal static class ExternalData
         var path = ResolveLocation(location, baseDirectory, tensor, source);
         if (!File.Exists(path))
             throw new OnnxFormatException($"{source}: external data file '{path}' for tensor '{tensor.Name}' is missing.");
+        // A link could point anywhere, past the folder check above.
+        if (new FileInfo(path).LinkTarget is not null)
+            throw new OnnxFormatException($"{source}: external data file '{path}' for tensor '{tensor.Name}' is a symbolic link, which could point outside the model's folder.");
 
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.RandomAccess);
         long fileLength = stream.Length;

@@ -141,6 +141,24 @@ public class ExternalDataTests
         Assert.That(e!.Message, Does.Contain(path).And.Contain(location));
     }
 
+    [Test]
+    public void SymbolicLinksAreRefused()
+    {
+        var path = SaveExternal();
+        var outside = Path.Combine(Path.GetDirectoryName(_dir)!, Guid.NewGuid().ToString("N") + ".bin");
+        File.Move(path + ".data", outside);
+        try
+        {
+            File.CreateSymbolicLink(path + ".data", outside);
+            var e = Assert.Throws<OnnxFormatException>(() => ModelIO.Load(path));
+            Assert.That(e!.Message, Does.Contain(path + ".data").And.Contain("symbolic link"));
+        }
+        finally
+        {
+            File.Delete(outside);
+        }
+    }
+
     [TestCase("../weights.bin")]
     [TestCase("/tmp/weights.bin")]
     [TestCase("m.onnx")]
