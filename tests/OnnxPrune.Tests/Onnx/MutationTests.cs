@@ -65,6 +65,7 @@ public class MutationTests
             else if (results[i].Failure is null) typed++;
             else failures.Add(results[i].Failure!);
         }
+        Directory.Delete(baseDir, true);
         TestContext.Out.WriteLine($"seed {Seed}: {caseCount} cases over {files.Length} models in {watch.Elapsed.TotalSeconds:F1} s");
         TestContext.Out.WriteLine("mutations: " + string.Join(", ", byKind.OrderBy(p => p.Key).Select(p => $"{p.Key} {p.Value}")));
         TestContext.Out.WriteLine("outcomes: " + string.Join(", ", outcomes.OrderBy(p => p.Key).Select(p => $"{p.Key} {p.Value}")));

@@ -50,6 +50,7 @@ public class SemanticMutationTests
             outcomes[i] = e is null ? "loaded" : e.GetType().Name;
             if (e is not null and not OnnxPruneException) failures.Add($"{label}: {e.GetType().FullName}: {e.Message}\n{e.StackTrace}");
         });
+        Directory.Delete(baseDir, true);
         TestContext.Out.WriteLine($"seed {Seed}: {total} cases in {watch.Elapsed.TotalSeconds:F1} s; outcomes: " +
             string.Join(", ", outcomes.GroupBy(o => o).OrderBy(g => g.Key).Select(g => $"{g.Key} {g.Count()}")));
         Assert.That(failures, Is.Empty, string.Join("\n\n", failures.Take(8)));
