@@ -20,13 +20,22 @@ public enum ConstantKind
 public sealed class ConstantTensor
 {
     private readonly Node? _node;
-    private TensorProto? _proto;
+    private TensorProto? _proto;   // the imported message, while it still matches the data
+    private TensorProto? _header;  // doc string and metadata of an initializer whose data was replaced
     private Tensor? _data;
 
     internal ConstantTensor(Value value, TensorProto proto)
     {
         Value = value;
         _proto = proto;
+        Kind = ConstantKind.Initializer;
+    }
+
+    // An initializer built in code: the tensor is the only copy of the data; it is encoded on export.
+    internal ConstantTensor(Value value, Tensor data)
+    {
+        Value = value;
+        _data = data;
         Kind = ConstantKind.Initializer;
     }
 
@@ -56,12 +65,19 @@ public sealed class ConstantTensor
     public IReadOnlyList<long> Shape => _data?.Shape ?? ReadHeader().Dims;
 
     /// <summary>Number of elements, read without decoding the data.</summary>
+    /// <exception cref="OnnxFormatException">Negative dims, or dims whose product overflows (possible only in a model
+    /// that was not validated).</exception>
     public long ElementCount
     {
         get
         {
             long n = 1;
-            foreach (var d in Shape) n = checked(n * d);
+            foreach (var d in Shape)
+            {
+                if (d < 0) throw new OnnxFormatException($"Constant '{Name}' has negative dimension {d}.");
+                if (d != 0 && n > TensorProtoConverter.MaxElements / d) throw new OnnxFormatException($"Constant '{Name}' has dims [{string.Join(",", Shape)}] whose product overflows.");
+                n *= d;
+            }
             return n;
         }
     }
@@ -74,15 +90,10 @@ public sealed class ConstantTensor
         {
             ArgumentNullException.ThrowIfNull(value);
             _data = value;
-            var proto = TensorProtoConverter.FromTensor(value, Kind == ConstantKind.Initializer ? Value.Name : "");
             if (Kind == ConstantKind.Initializer)
             {
-                if (_proto is not null)
-                {
-                    if (_proto.HasDocString) proto.DocString = _proto.DocString;
-                    proto.MetadataProps.AddRange(_proto.MetadataProps);
-                }
-                _proto = proto;
+                // The data is encoded on export, so the model holds one copy of the weights.
+                DropProto();
             }
             else
             {
@@ -96,13 +107,34 @@ public sealed class ConstantTensor
     }
 
     /// <summary>The message to write: the original when the data is unchanged (exact round trip), else re-encoded.</summary>
-    internal TensorProto ToProto()
+    /// <param name="shareData">Wrap the tensor's bytes instead of copying them. Only for messages that are
+    /// serialized at once and dropped (saving): later writes to <see cref="Data"/> would show through.</param>
+    internal TensorProto ToProto(bool shareData = false)
     {
-        if (_data is null || SameData(_proto!, _data)) return _proto!;
-        var fresh = TensorProtoConverter.FromTensor(_data, Value.Name);
-        if (_proto!.HasDocString) fresh.DocString = _proto.DocString;
-        fresh.MetadataProps.AddRange(_proto.MetadataProps);
-        return _proto = fresh;
+        if (_proto is not null && (_data is null || SameData(_proto, _data))) return _proto;
+        // Built in code, or edited: encode the current data, with the imported doc string and metadata.
+        DropProto();
+        var fresh = shareData ? TensorProtoConverter.Wrap(_data!, Value.Name) : TensorProtoConverter.FromTensor(_data!, Value.Name);
+        if (_header is not null)
+        {
+            if (_header.HasDocString) fresh.DocString = _header.DocString;
+            fresh.MetadataProps.AddRange(_header.MetadataProps);
+        }
+        return fresh;
+    }
+
+    // Forgets the imported message once the data no longer matches it, keeping what a Tensor cannot hold.
+    private void DropProto()
+    {
+        if (_proto is null) return;
+        if (_proto.HasDocString || _proto.MetadataProps.Count > 0)
+        {
+            var header = new TensorProto { Name = Value.Name };
+            if (_proto.HasDocString) header.DocString = _proto.DocString;
+            header.MetadataProps.AddRange(_proto.MetadataProps);
+            _header = header;
+        }
+        _proto = null;
     }
 
     /// <summary>Writes in-place edits of a Constant node's decoded data back into its attribute.</summary>
@@ -131,7 +163,7 @@ public sealed class ConstantTensor
 
     private (ElementType Type, IReadOnlyList<long> Dims) ReadHeader()
     {
-        if (Kind == ConstantKind.Initializer) return ((ElementType)_proto!.DataType, _proto.Dims);
+        if (Kind == ConstantKind.Initializer) return ((ElementType)_proto!.DataType, _proto.Dims); // _data is set whenever _proto is not
         var attrs = _node!.Attributes;
         if (attrs.Find("value") is { T: { } t }) return ((ElementType)t.DataType, t.Dims);
         if (attrs.Contains("value_float")) return (ElementType.Float, Array.Empty<long>());

@@ -136,10 +136,9 @@ public sealed class Graph
     {
         ArgumentNullException.ThrowIfNull(data);
         var v = CreateValue(name);
-        var c = new ConstantTensor(v, TensorProtoConverter.FromTensor(data, name));
+        var c = new ConstantTensor(v, data);
         v.Initializer = c;
         _initializers.Add(c);
-        c.Data = data;
         return c;
     }
 
@@ -441,13 +440,17 @@ public sealed class Graph
     }
 
     /// <summary>Writes the IR back to a graph message. An unmodified graph gives a message equal to the one imported.</summary>
-    public GraphProto ToProto()
+    public GraphProto ToProto() => ToProto(shareData: false);
+
+    /// <summary>Writes the IR back; with <paramref name="shareData"/> edited or built tensors are wrapped, not copied
+    /// (for messages that are serialized at once, see <see cref="ConstantTensor"/>).</summary>
+    internal GraphProto ToProto(bool shareData)
     {
         var proto = _template.Clone();
         foreach (var v in _inputs) proto.Input.Add(Describe(v, _declarations.GetValueOrDefault(v)));
         foreach (var v in _outputs)
             proto.Output.Add(Describe(v, _outputDeclarations.GetValueOrDefault(v) ?? (v.IsGraphInput ? null : _declarations.GetValueOrDefault(v))));
-        foreach (var c in _initializers) proto.Initializer.Add(c.ToProto());
+        foreach (var c in _initializers) proto.Initializer.Add(c.ToProto(shareData));
         foreach (var node in _nodes)
         {
             node.ConstantOutput?.FlushConstantNode();

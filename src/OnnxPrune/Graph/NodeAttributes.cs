@@ -45,7 +45,15 @@ public sealed class NodeAttributes
     public float[]? GetFloats(string name) => Get(name, AttrType.Floats)?.Floats.ToArray();
 
     /// <summary>A tensor attribute decoded, or null when absent.</summary>
-    public Tensor? GetTensor(string name) => Get(name, AttrType.Tensor) is { } a ? TensorProtoConverter.ToTensor(a.T) : null;
+    /// <exception cref="OnnxFormatException">The attribute is not a tensor, holds no tensor, or its data is invalid.</exception>
+    public Tensor? GetTensor(string name)
+    {
+        if (Get(name, AttrType.Tensor) is not { } a) return null;
+        if (a.T is null)
+            throw new OnnxFormatException($"Node {_node.DisplayName} ({_node.OpType}): attribute '{name}' is TENSOR but holds no tensor.");
+        try { return TensorProtoConverter.ToTensor(a.T); }
+        catch (OnnxFormatException e) { throw new OnnxFormatException($"Node {_node.DisplayName} ({_node.OpType}): attribute '{name}': {e.Message}", e); }
+    }
 
     /// <summary>Sets an integer attribute.</summary>
     public void Set(string name, long value) => Replace(new AttributeProto { Name = name, Type = AttrType.Int, I = value });

@@ -80,10 +80,13 @@ public sealed class OnnxModel
     }
 
     /// <summary>Writes the model back to a message.</summary>
-    public ModelProto ToProto()
+    public ModelProto ToProto() => ToProto(shareData: false);
+
+    // With shareData, tensors built or edited in code are wrapped, not copied: only for messages serialized at once.
+    private ModelProto ToProto(bool shareData)
     {
         var proto = _template.Clone();
-        proto.Graph = Graph.ToProto();
+        proto.Graph = Graph.ToProto(shareData);
         return proto;
     }
 
@@ -101,10 +104,11 @@ public sealed class OnnxModel
         FromProto(ModelIO.Load(bytes, null, sourceName), sourceName);
 
     /// <summary>Serializes the model with all data inline.</summary>
-    public byte[] ToBytes() => ModelIO.ToBytes(ToProto());
+    public byte[] ToBytes() => ModelIO.ToBytes(ToProto(shareData: true));
 
     /// <summary>Saves the model atomically (see <see cref="ModelSaveOptions"/> for external data).</summary>
-    public void Save(string path, ModelSaveOptions? options = null) => ModelIO.Save(ToProto(), path, options);
+    /// <remarks>Weights are written straight from the tensors, without an extra copy in memory.</remarks>
+    public void Save(string path, ModelSaveOptions? options = null) => ModelIO.Save(ToProto(shareData: true), path, options);
 
     private static OnnxModel FromProto(ModelProto proto, string source)
     {

@@ -34,13 +34,17 @@ internal static class ExternalData
         var path = ResolveLocation(location, baseDirectory, tensor, source);
         if (!File.Exists(path))
             throw new OnnxFormatException($"{source}: external data file '{path}' for tensor '{tensor.Name}' is missing.");
+        // A link could point anywhere, past the folder check above.
+        if (new FileInfo(path).LinkTarget is not null)
+            throw new OnnxFormatException($"{source}: external data file '{path}' for tensor '{tensor.Name}' is a symbolic link, which could point outside the model's folder.");
 
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.RandomAccess);
         long fileLength = stream.Length;
         if (length < 0) length = fileLength - offset;
-        if (offset > fileLength || length < 0 || offset + length > fileLength)
+        // Written as a subtraction: offset + length may overflow for corrupt values.
+        if (offset > fileLength || length < 0 || length > fileLength - offset)
             throw new OnnxFormatException(
-                $"{source}: external data file '{path}' is too short for tensor '{tensor.Name}': needs bytes {offset}..{offset + Math.Max(length, 0)}, file has {fileLength}.");
+                $"{source}: external data file '{path}' is too short for tensor '{tensor.Name}': needs {Math.Max(length, 0)} bytes at offset {offset}, file has {fileLength}.");
         var type = (ElementType)tensor.DataType;
         if (ElementTypes.SizeOf(type) > 0 || type is ElementType.UInt4 or ElementType.Int4 or ElementType.Float4E2M1)
         {
@@ -80,6 +84,8 @@ internal static class ExternalData
     /// <summary>Maps a location to a path inside the model folder; absolute paths and '..' escapes are refused.</summary>
     public static string ResolveLocation(string location, string baseDirectory, TensorProto tensor, string source)
     {
+        if (location.Contains('\0'))
+            throw new OnnxFormatException($"{source}: tensor '{tensor.Name}' has an external data location with a NUL character.");
         if (Path.IsPathRooted(location))
             throw new OnnxFormatException($"{source}: tensor '{tensor.Name}' has an absolute external data location '{location}'; ONNX requires a path relative to the model.");
         var root = Path.GetFullPath(baseDirectory);

@@ -107,9 +107,10 @@ public static class ModelIO
         {
             ExternalDataMode.External => true,
             ExternalDataMode.Inline => false,
-            _ => dataBytes > ProtobufLimit - (64L << 20),
+            // Leave room for everything that is not tensor data (nodes, names, shapes).
+            _ => dataBytes > options.MessageLimit - Math.Min(64L << 20, options.MessageLimit / 32),
         };
-        if (!external && dataBytes > ProtobufLimit - (1L << 20))
+        if (!external && dataBytes > options.MessageLimit - Math.Min(1L << 20, options.MessageLimit / 1024))
             throw new UnsupportedModelException($"{path}: {dataBytes} bytes of tensor data do not fit in one protobuf message (2 GiB); save with external data.");
 
         using var writer = new AtomicFileWriter();
@@ -125,9 +126,13 @@ public static class ModelIO
         }
 
         var dataName = options.ExternalDataFileName ?? Path.GetFileName(path) + ".data";
-        if (Path.IsPathRooted(dataName) || dataName.Contains("..", StringComparison.Ordinal))
-            throw new ArgumentException($"External data file name '{dataName}' must be a plain name relative to the model.", nameof(options));
+        if (dataName.Length == 0 || Path.IsPathRooted(dataName) || dataName.Contains("..", StringComparison.Ordinal) || dataName.Contains('\0')
+            || Path.EndsInDirectorySeparator(dataName) || dataName is ".")
+            throw new ArgumentException($"External data file name '{dataName}' must be a plain file name relative to the model.", nameof(options));
         var modelDir = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        // Both files are renamed into place at the end: the same name twice would leave only the second.
+        if (string.Equals(Path.GetFullPath(Path.Combine(modelDir, dataName)), Path.GetFullPath(path), StringComparison.Ordinal))
+            throw new ArgumentException($"External data file name '{dataName}' is the model file itself.", nameof(options));
         // Clone shares the (immutable) tensor bytes, so this costs messages, not weights.
         var stripped = model.Clone();
         using (var data = writer.Create(Path.Combine(modelDir, dataName)))
@@ -153,7 +158,7 @@ public static class ModelIO
             });
             data.Flush(flushToDisk: true);
         }
-        EnsureInlineable(stripped, path);
+        EnsureInlineable(stripped, path, options.MessageLimit);
         using (var stream = writer.Create(path))
         {
             stripped.WriteTo(stream);
@@ -176,9 +181,9 @@ public static class ModelIO
         return total;
     }
 
-    private static void EnsureInlineable(ModelProto model, string target)
+    private static void EnsureInlineable(ModelProto model, string target, long limit = ProtobufLimit)
     {
-        if (InlineDataBytes(model) > ProtobufLimit - (1L << 20))
+        if (InlineDataBytes(model) > limit - Math.Min(1L << 20, limit / 1024))
             throw new UnsupportedModelException($"{target}: the model holds more than 2 GiB of tensor data inline; save it to a file with external data.");
     }
 

@@ -30,6 +30,10 @@ public sealed record ModelSaveOptions
 
     /// <summary>Alignment of each tensor's offset in the external file (default 4096, so it can be memory-mapped).</summary>
     public int ExternalDataAlignment { get; init; } = 4096;
+
+    /// <summary>The largest message <see cref="ModelIO"/> writes (protobuf's 2 GiB limit); lowered only by tests
+    /// so that the switch to external data can be checked without gigabytes of weights.</summary>
+    internal long MessageLimit { get; init; } = ModelIO.ProtobufLimit;
 }
 
 /// <summary>Where <see cref="ModelIO"/> puts tensor data.</summary>

@@ -153,12 +153,8 @@ public static class ModelValidator
         long count;
         try { count = TensorProtoConverter.ElementCount(t); }
         catch (OnnxFormatException e) { throw new OnnxFormatException($"{source}: {where}: {e.Message}"); }
-        if (t.HasRawData && type != ElementType.String && type != ElementType.Undefined)
-        {
-            long expected = ElementTypes.ByteCount(type, count);
-            if (t.RawData.Length != expected)
-                throw new OnnxFormatException($"{source}: {where}: tensor '{t.Name}' ({type} [{string.Join(",", t.Dims)}]) needs {expected} bytes of raw_data, has {t.RawData.Length}.");
-        }
+        if (TensorProtoConverter.DataMismatch(t, count) is { } problem)
+            throw new OnnxFormatException($"{source}: {where}: {problem}.");
     }
 
     private static string Describe(NodeProto node) =>

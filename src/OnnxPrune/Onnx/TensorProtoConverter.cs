@@ -48,6 +48,12 @@ public static class TensorProtoConverter
             return new Tensor(type, dims, proto.RawData.ToByteArray());
         }
 
+        // Check the typed field's length before allocating: a corrupt dims field must not allocate gigabytes.
+        var (field, have, perElement) = TypedField(proto, type);
+        if (field is not null) CheckCount(have, count * perElement, name, field);
+        else if (count > 0)
+            throw new UnsupportedModelException($"Tensor '{name}': {type} data in typed fields is not supported; store it as raw_data.");
+
         var result = Tensor.Zeros(type, dims);
         var raw = result.RawData.AsSpan();
         switch (type)
@@ -138,6 +144,19 @@ public static class TensorProtoConverter
         return proto;
     }
 
+    /// <summary>Encodes a tensor as a message whose raw_data wraps the tensor's bytes (no copy). The message is
+    /// valid only while the tensor is not written to; used for messages that are serialized at once.</summary>
+    internal static TensorProto Wrap(Tensor tensor, string name)
+    {
+        var proto = new TensorProto { Name = name, DataType = (int)tensor.ElementType };
+        proto.Dims.AddRange(tensor.Shape);
+        proto.RawData = UnsafeByteOperations.UnsafeWrap(tensor.RawData);
+        return proto;
+    }
+
+    /// <summary>The most elements a tensor may declare: byte counts of every element type still fit in a long.</summary>
+    internal const long MaxElements = long.MaxValue / 16;
+
     /// <summary>Element count from dims, with a typed error on negative dims or overflow.</summary>
     public static long ElementCount(TensorProto proto)
     {
@@ -145,8 +164,10 @@ public static class TensorProtoConverter
         foreach (var d in proto.Dims)
         {
             if (d < 0) throw new OnnxFormatException($"Tensor '{proto.Name}' has negative dimension {d}.");
-            try { count = checked(count * d); }
-            catch (OverflowException) { throw new OnnxFormatException($"Tensor '{proto.Name}' has dims [{string.Join(",", proto.Dims)}] whose product overflows."); }
+            // Bounded so that the byte count (up to 16 bytes an element) cannot overflow either.
+            if (d != 0 && count > MaxElements / d)
+                throw new OnnxFormatException($"Tensor '{proto.Name}' has dims [{string.Join(",", proto.Dims)}] whose product overflows.");
+            count *= d;
         }
         return count;
     }
@@ -156,6 +177,44 @@ public static class TensorProtoConverter
         proto.HasRawData || proto.FloatData.Count > 0 || proto.Int32Data.Count > 0 || proto.Int64Data.Count > 0 ||
         proto.DoubleData.Count > 0 || proto.Uint64Data.Count > 0 || proto.StringData.Count > 0 ||
         (proto.HasDataLocation && proto.DataLocation == TensorProto.Types.DataLocation.External);
+
+    /// <summary>Why a tensor's inline data does not match its type and dims, or null when it does (or when the
+    /// data is external, which is checked when read).</summary>
+    internal static string? DataMismatch(TensorProto proto, long count)
+    {
+        var type = (ElementType)proto.DataType;
+        var name = proto.HasName ? proto.Name : "<unnamed>";
+        if (proto.HasDataLocation && proto.DataLocation == TensorProto.Types.DataLocation.External) return null;
+        if (type == ElementType.Undefined) return null;
+        if (proto.HasRawData)
+        {
+            if (type == ElementType.String) return $"tensor '{name}' holds strings but has raw_data";
+            long expected = ElementTypes.ByteCount(type, count);
+            return proto.RawData.Length == expected ? null
+                : $"tensor '{name}' ({type} [{string.Join(",", proto.Dims)}]) needs {expected} bytes of raw_data, has {proto.RawData.Length}";
+        }
+        if (type == ElementType.String)
+            return proto.StringData.Count == count || proto.StringData.Count == 0 && count == 0 ? null
+                : $"tensor '{name}' needs {count} values in string_data, has {proto.StringData.Count}";
+        var (field, have, perElement) = TypedField(proto, type);
+        if (field is null) return null; // 4-bit types: only raw_data is decoded, and checked there
+        return have == count * perElement ? null : $"tensor '{name}' needs {count * perElement} values in {field}, has {have}";
+    }
+
+    // The typed field that holds a type's values, its length, and values per element (2 for complex).
+    private static (string? Field, int Count, long PerElement) TypedField(TensorProto p, ElementType type) => type switch
+    {
+        ElementType.Float => ("float_data", p.FloatData.Count, 1),
+        ElementType.Complex64 => ("float_data", p.FloatData.Count, 2),
+        ElementType.Double => ("double_data", p.DoubleData.Count, 1),
+        ElementType.Complex128 => ("double_data", p.DoubleData.Count, 2),
+        ElementType.Int64 => ("int64_data", p.Int64Data.Count, 1),
+        ElementType.UInt64 or ElementType.UInt32 => ("uint64_data", p.Uint64Data.Count, 1),
+        ElementType.Int32 or ElementType.Int16 or ElementType.UInt16 or ElementType.Float16 or ElementType.BFloat16
+            or ElementType.Int8 or ElementType.UInt8 or ElementType.Bool or ElementType.Float8E4M3FN
+            or ElementType.Float8E4M3FNUZ or ElementType.Float8E5M2 or ElementType.Float8E5M2FNUZ => ("int32_data", p.Int32Data.Count, 1),
+        _ => (null, 0, 0),
+    };
 
     private static void CheckCount(int actual, long expected, string name, string field)
     {

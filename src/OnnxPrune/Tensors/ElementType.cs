@@ -69,10 +69,11 @@ public static class ElementTypes
     };
 
     /// <summary>Bytes needed to store <paramref name="count"/> elements in raw layout (sub-byte types packed two per byte).</summary>
+    /// <exception cref="OverflowException">The byte count does not fit in a long.</exception>
     public static long ByteCount(ElementType type, long count) => type switch
     {
         ElementType.UInt4 or ElementType.Int4 or ElementType.Float4E2M1 => (count + 1) / 2,
-        _ => count * SizeOf(type),
+        _ => checked(count * SizeOf(type)),
     };
 
     /// <summary>True for the floating-point types that hold trainable parameters: float, double, float16, bfloat16.</summary>

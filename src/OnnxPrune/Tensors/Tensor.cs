@@ -123,7 +123,9 @@ public sealed class Tensor
         foreach (var d in shape)
         {
             if (d < 0) throw new ArgumentException($"Negative dimension {d} in tensor shape.", nameof(shape));
-            count = checked(count * d);
+            if (d != 0 && count > long.MaxValue / 16 / d)
+                throw new ArgumentException($"Tensor shape {FormatShape(shape)} has too many elements.", nameof(shape));
+            count *= d;
         }
         return count;
     }
