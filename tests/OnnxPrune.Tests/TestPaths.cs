@@ -40,10 +40,13 @@ public static class TestPaths
         }
     }
 
-    /// <summary>A fresh temporary folder, deleted at process exit.</summary>
+    /// <summary>Root of this test run's temporary folders; <see cref="TestRunCleanup"/> deletes it when the run ends.</summary>
+    public static string TempRoot { get; } = Path.Combine(Path.GetTempPath(), "onnxprune-tests", $"{Environment.ProcessId}-{Guid.NewGuid():N}");
+
+    /// <summary>A fresh temporary folder under <see cref="TempRoot"/>, deleted when the test run ends.</summary>
     public static string TempDir()
     {
-        var dir = Path.Combine(Path.GetTempPath(), "onnxprune-tests", Guid.NewGuid().ToString("N"));
+        var dir = Path.Combine(TempRoot, Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
         return dir;
     }
@@ -53,5 +56,18 @@ public static class TestPaths
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
             if (File.Exists(Path.Combine(d.FullName, file))) return d.FullName;
         return null;
+    }
+}
+
+/// <summary>Deletes the run's temporary folders once every test has finished.</summary>
+[SetUpFixture]
+public sealed class TestRunCleanup
+{
+    /// <summary>Runs after the last test of the assembly.</summary>
+    [OneTimeTearDown]
+    public void DeleteTemporaryFolders()
+    {
+        try { if (Directory.Exists(TestPaths.TempRoot)) Directory.Delete(TestPaths.TempRoot, recursive: true); }
+        catch (IOException e) { TestContext.Progress.WriteLine($"could not delete {TestPaths.TempRoot}: {e.Message}"); }
     }
 }
