@@ -139,4 +139,36 @@ public class DependencyAnalyzerTests
         Assert.That(w.Constant!.Shape[0], Is.EqualTo((long)(Math.Round(5 * 0.5) + Math.Round(6 * 0.5)) * 16), "kept channels × H·W");
         Assert.That(outcome.MaxRelativeDiff, Is.LessThanOrEqualTo(Oracle.Tolerance));
     }
+
+    [Test]
+    public void OptionAShortcutPadsAndChannelSlicesAreMappedAndRewritten()
+    {
+        var f = new ModelFactory(new Random(9));
+        var x = f.B.Input("x", ElementType.Float, 1, 3, 8, 8);
+        var stream = f.B.Relu(f.Conv(x, 3, 4));
+        var pads = f.B.Int64s("pads", 0, 2, 0, 0, 0, 2, 0, 0);
+        var shortcut = f.B.Op("Pad", [stream, pads]);
+        var wide = f.B.Relu(f.B.Add(shortcut, f.BN(f.Conv(stream, 4, 8), 8)));
+        var starts = f.B.Int64s("starts", 3);
+        var ends = f.B.Int64s("ends", 6);
+        var part = f.B.Op("Slice", [wide, starts, ends, f.B.Int64s("axes", 1)]);
+        var y = f.Conv(part, 3, 2, 1);
+        f.B.Output(y, ElementType.Float, 1, 2, 8, 8);
+        var model = f.B.Build();
+        var a = DependencyAnalyzer.Analyze(model);
+        Assert.That(a.Blocked.Where(g => !g.BlockedReasons.Any(r => r.Contains("graph output"))), Is.Empty, string.Join("\n", a.Blocked));
+        // The 8 wide channels: 2 padded before, 4 from the stream, 2 padded after; the slice reads channels 3..5.
+        var padGroups = a.Groups.Where(g => g.Items.Any(i => i.Kind == GroupItemKind.ShapeElement && i.Value == pads)).ToList();
+        Assert.That(padGroups.SelectMany(g => g.Items.Where(i => i.Value == pads).Select(i => i.Axis)).Order(), Is.EqualTo(new[] { 1, 5 }));
+        var sliceGroups = a.Groups.Where(g => g.Items.Any(i => i.Value == ends)).ToList();
+        Assert.That(sliceGroups, Is.Not.Empty);
+        Assert.That(a.Groups.Any(g => g.Items.Any(i => i.Value == starts)), Is.True, "units before the slice start shift it");
+        var outcome = Oracle.Check(model, new Random(10), 0.5);
+        Assert.That(outcome.MaxRelativeDiff, Is.LessThanOrEqualTo(Oracle.Tolerance));
+        var p = pads.Constant!.Data.ToInt64Array();
+        var wideChannels = model.Graph.Nodes.Single(n => n.OpType == "Add").Input(1)!.Producer!.Input(1)!.Constant!.Shape[0];
+        Assert.That(p[1] + p[5] + model.Graph.Nodes.First(n => n.OpType == "Conv").Input(1)!.Constant!.Shape[0], Is.EqualTo(wideChannels), "pads + stream = wide");
+        var se = (starts.Constant!.Data.ToInt64Array()[0], ends.Constant!.Data.ToInt64Array()[0]);
+        Assert.That(se.Item2 - se.Item1, Is.EqualTo(model.Graph.Nodes.Last(n => n.OpType == "Conv").Input(1)!.Constant!.Shape[1]), "slice width = last conv input channels");
+    }
 }

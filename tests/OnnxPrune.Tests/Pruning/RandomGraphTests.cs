@@ -34,7 +34,7 @@ public class RandomGraphTests
         int blocks = rng.Next(2, 5);
         for (int b = 0; b < blocks; b++)
         {
-            switch (rng.Next(10))
+            switch (rng.Next(12))
             {
                 case 0:
                 {
@@ -95,6 +95,26 @@ public class RandomGraphTests
                 {
                     var up = f.B.Op("Resize", [h, null, f.B.Initializer("scales", Tensor.FromArray<float>([1f, 1f, 2f, 2f], 4))], ("mode", "nearest"));
                     h = f.B.Op("AveragePool", [up], ("kernel_shape", new long[] { 2, 2 }), ("strides", new long[] { 2, 2 }));
+                    break;
+                }
+                case 10:
+                {
+                    // Option-A shortcut: strided spatial Slice, then zero channel padding, added to a widening conv.
+                    long extra = rng.Next(1, 4), before = rng.Next(0, (int)extra + 1);
+                    var sub = f.B.Op("Slice", [h, f.B.Int64s("st", 0, 0), f.B.Int64s("en", long.MaxValue, long.MaxValue), f.B.Int64s("ax", 2, 3), f.B.Int64s("sp", 1, 1)]);
+                    var padded = f.B.Op("Pad", [sub, f.B.Int64s("pads", 0, before, 0, 0, 0, extra - before, 0, 0)]);
+                    h = Act(f, rng, f.B.Add(padded, f.BN(f.Conv(h, c, c + extra), c + extra)), c + extra);
+                    c += extra;
+                    break;
+                }
+                case 11:
+                {
+                    if (c < 3) goto case 0;
+                    long s0 = rng.Next(0, (int)c - 1), s1 = rng.Next((int)s0 + 1, (int)c + 1);
+                    var part = f.B.Op("Slice", [h, f.B.Int64s("st", s0), f.B.Int64s("en", s1 == c && rng.Next(2) == 0 ? long.MaxValue : s1), f.B.Int64s("ax", 1)]);
+                    long d = rng.Next(2, 5);
+                    h = f.B.Concat(1, Act(f, rng, part, s1 - s0), Act(f, rng, f.Conv(h, c, d), d));
+                    c = s1 - s0 + d;
                     break;
                 }
                 default:

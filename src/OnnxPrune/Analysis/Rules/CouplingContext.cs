@@ -148,6 +148,18 @@ public sealed class CouplingContext
         if (Dim(v, axis) is { } d && !d.Attributes.Contains((Node, name, element))) d.Attributes.Add((Node, name, element));
     }
 
+    /// <summary>Positions [<paramref name="start"/>, <paramref name="end"/>) of this axis form a region whose units shrink
+    /// element <paramref name="index"/> of int constant <paramref name="constant"/> (null: attribute <paramref name="attribute"/>,
+    /// element <paramref name="index"/>) when removed: e.g. the positions before a Slice's start shift its bounds.</summary>
+    public void Region(Value v, int axis, long start, long end, string tag, Value? constant, string? attribute, int index)
+    {
+        if (start >= end || Dim(v, axis) is not { } d) return;
+        var region = d.Regions.FirstOrDefault(r => r.Start == start && r.End == end && r.Tag == tag);
+        if (region is null) d.Regions.Add(region = new DimRegion { Start = start, End = end, Tag = tag });
+        if (constant is not null) region.ShapeElements.Add((constant, index, Node));
+        else if (attribute is not null) region.Attributes.Add((Node, attribute, index));
+    }
+
     /// <summary>Identity-couples every axis of two values of the same rank (elementwise ops).</summary>
     public void SameAll(Value a, Value b)
     {
