@@ -177,7 +177,7 @@ public sealed class DependencyAnalyzer
                 }
                 foreach (var (node, name, element) in d.Attributes.Concat(regions.SelectMany(r => r.Attributes)))
                     if (seenAttr.Add((node, name, element)))
-                        items.Add(new GroupItem { Kind = GroupItemKind.Attribute, Node = node, AttributeName = name, Axis = Math.Max(element, 0), Factor = k, Value = element >= 0 ? v : null });
+                        items.Add(new GroupItem { Kind = GroupItemKind.Attribute, Node = node, AttributeName = name, AttributeElement = element >= 0 ? element : null, Factor = k });
             }
             // Every use of a rewritten shape constant must end, through shape-only ops, at a node of this group that rewrites it.
             var owners = groupDims.SelectMany(d => d.ShapeElements.Concat(d.Regions.SelectMany(r => r.ShapeElements))).Select(e => e.Owner).ToHashSet();

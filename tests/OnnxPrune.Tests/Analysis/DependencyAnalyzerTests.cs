@@ -171,4 +171,26 @@ public class DependencyAnalyzerTests
         var se = (starts.Constant!.Data.ToInt64Array()[0], ends.Constant!.Data.ToInt64Array()[0]);
         Assert.That(se.Item2 - se.Item1, Is.EqualTo(model.Graph.Nodes.Last(n => n.OpType == "Conv").Input(1)!.Constant!.Shape[1]), "slice width = last conv input channels");
     }
+
+    [Test]
+    public void Opset9AttributeFormsOfSplitSliceAndPadAreRewritten()
+    {
+        var f = new ModelFactory(new Random(11), opset: 9);
+        var x = f.B.Input("x", ElementType.Float, 1, 3, 6, 6);
+        var h = f.B.Relu(f.Conv(x, 3, 7));
+        var split = f.B.OpNode("Split", [h], 2, ("axis", 1L), ("split", new long[] { 3, 4 }));
+        var cat = f.B.Concat(1, f.B.Relu(f.Conv(split.Output(0)!, 3, 5, 1)), f.B.Sigmoid(split.Output(1)!));
+        var part = f.B.Op("Slice", [cat], ("starts", new long[] { 2 }), ("ends", new long[] { 8 }), ("axes", new long[] { 1 }));
+        var padded = f.B.Op("Pad", [part], ("pads", new long[] { 0, 1, 0, 0, 0, 2, 0, 0 }));
+        var y = f.Conv(f.B.Add(padded, f.Conv(h, 7, 9)), 9, 2, 1);
+        f.B.Output(y, ElementType.Float, 1, 2, 6, 6);
+        var model = f.B.Build();
+        var a = DependencyAnalyzer.Analyze(model);
+        var attrs = a.Prunable.SelectMany(g => g.Items).Where(i => i.Kind == GroupItemKind.Attribute).Select(i => $"{i.Node!.OpType}.{i.AttributeName}[{i.AttributeElement}]").Distinct().Order().ToArray();
+        Assert.That(attrs, Is.SupersetOf(new[] { "Pad.pads[1]", "Pad.pads[5]", "Slice.ends[0]", "Slice.starts[0]", "Split.split[0]", "Split.split[1]" }));
+        var outcome = Oracle.Check(model, new Random(12), 0.5);
+        Assert.That(outcome.MaxRelativeDiff, Is.LessThanOrEqualTo(Oracle.Tolerance));
+        var splitSizes = split.Attributes.GetInts("split")!;
+        Assert.That(splitSizes.Sum(), Is.EqualTo(model.Graph.Nodes.First(n => n.OpType == "Conv").Input(1)!.Constant!.Shape[0]));
+    }
 }
