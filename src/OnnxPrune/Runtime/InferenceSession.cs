@@ -17,6 +17,7 @@ namespace OnnxPrune.Runtime;
 public sealed class InferenceSession : IDisposable
 {
     private readonly OrtSessionHandle _handle;
+    private int _disposed;
     private readonly Dictionary<string, int> _inputIndex = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _outputIndex = new(StringComparer.Ordinal);
 
@@ -34,7 +35,12 @@ public sealed class InferenceSession : IDisposable
             fixed (byte* data = model)
                 return api.CreateSessionFromArray(env, data, (nuint)model.Length, opts, result);
         }, "loading model from memory");
-        (Inputs, Outputs) = ReadMetadata();
+        try { (Inputs, Outputs) = ReadMetadata(); }
+        catch
+        {
+            _handle.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Creates a session from a model file (external data is resolved relative to the file).</summary>
@@ -55,7 +61,12 @@ public sealed class InferenceSession : IDisposable
             fixed (byte* p = nativePath)
                 return api.CreateSession(env, p, opts, result);
         }, $"loading {modelPath}");
-        (Inputs, Outputs) = ReadMetadata();
+        try { (Inputs, Outputs) = ReadMetadata(); }
+        catch
+        {
+            _handle.Dispose();
+            throw;
+        }
     }
 
     /// <summary>The settings this session was created with.</summary>
@@ -73,7 +84,7 @@ public sealed class InferenceSession : IDisposable
     internal OrtSessionHandle Handle => _handle;
 
     /// <summary>True after <see cref="Dispose"/>.</summary>
-    public bool IsDisposed => _handle.IsClosed;
+    public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
     private unsafe delegate IntPtr CreateCall(OrtApi api, IntPtr env, IntPtr options, IntPtr* result);
 
@@ -193,7 +204,7 @@ public sealed class InferenceSession : IDisposable
     public unsafe IReadOnlyDictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs, string[]? outputNames = null)
     {
         ArgumentNullException.ThrowIfNull(inputs);
-        ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
         var inputOrder = ValidateInputs(inputs);
         var outputOrder = ResolveOutputs(outputNames);
         var api = OrtApi.Instance;
@@ -254,7 +265,7 @@ public sealed class InferenceSession : IDisposable
     public RunBinding CreateBinding(IReadOnlyDictionary<string, Tensor> inputs, string[]? outputNames = null)
     {
         ArgumentNullException.ThrowIfNull(inputs);
-        ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
         var inputOrder = ValidateInputs(inputs);
         var outputOrder = ResolveOutputs(outputNames);
         return new RunBinding(this, inputOrder, outputOrder);
@@ -264,7 +275,7 @@ public sealed class InferenceSession : IDisposable
     /// <exception cref="OnnxRuntimeException">ONNX Runtime fails.</exception>
     public unsafe string EndProfiling()
     {
-        ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
         var api = OrtApi.Instance;
         byte* path;
         OrtStatus.Check(api.SessionEndProfiling(_handle.DangerousGetHandle(), api.DefaultAllocator, &path));
@@ -363,7 +374,10 @@ public sealed class InferenceSession : IDisposable
     }
 
     /// <summary>Releases the session (native memory is freed once bindings created from it are disposed too).</summary>
-    public void Dispose() => _handle.Dispose();
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0) _handle.Dispose();
+    }
 
     /// <summary>A read-only dictionary that keeps insertion order (outputs in the requested order).</summary>
     private sealed class OrderedOutputs(int capacity) : IReadOnlyDictionary<string, Tensor>

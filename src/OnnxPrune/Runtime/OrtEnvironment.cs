@@ -15,6 +15,8 @@ public sealed class OrtEnvironment : IDisposable
     private static readonly object Gate = new();
     private static OrtEnvironment? _shared;
 
+    private int _disposed;
+
     private OrtEnvironment(OrtEnvHandle handle) => Handle = handle;
 
     internal OrtEnvHandle Handle { get; }
@@ -27,7 +29,7 @@ public sealed class OrtEnvironment : IDisposable
         {
             lock (Gate)
             {
-                if (_shared == null || _shared.Handle.IsClosed) _shared = Create();
+                if (_shared == null || _shared.IsDisposed) _shared = Create();
                 return _shared;
             }
         }
@@ -50,7 +52,7 @@ public sealed class OrtEnvironment : IDisposable
     public static IReadOnlyList<string> AvailableProviders => OrtApi.Instance.AvailableProviders();
 
     /// <summary>True once this environment has been disposed (sessions created earlier keep working).</summary>
-    public bool IsDisposed => Handle.IsClosed;
+    public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
     private static unsafe OrtEnvironment Create()
     {
@@ -64,5 +66,8 @@ public sealed class OrtEnvironment : IDisposable
     }
 
     /// <summary>Releases this handle to the environment (the native object lives on while sessions use it).</summary>
-    public void Dispose() => Handle.Dispose();
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0) Handle.Dispose();
+    }
 }

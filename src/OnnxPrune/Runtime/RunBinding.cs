@@ -150,11 +150,18 @@ public sealed class RunBinding : IDisposable
             return InferenceSession.CreateTensorValue(api, data, tensor.RawData.LongLength, tensor.Dims, tensor.ElementType);
     }
 
+    /// <summary>Releases this binding's hold on the session if it was never disposed (its values finalize on their own).</summary>
+    ~RunBinding()
+    {
+        if (_sessionRef) _sessionHandle.DangerousRelease();
+    }
+
     /// <summary>Releases the native values and this binding's hold on the session.</summary>
     public void Dispose()
     {
         if (_disposed) return;
         _disposed = true;
+        GC.SuppressFinalize(this);
         foreach (var h in _inputHandles) h?.Dispose();
         foreach (var h in _outputHandles) h?.Dispose();
         if (_sessionRef)

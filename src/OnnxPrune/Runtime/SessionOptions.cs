@@ -112,17 +112,28 @@ public sealed record SessionOptions
                 $"The CUDA execution provider is not in the loaded ONNX Runtime ({OrtNativeLibrary.LoadedPath}, " +
                 $"version {api.VersionString}; available: {string.Join(", ", providers)}). " +
                 $"Set {OrtNativeLibrary.EnvironmentVariable} to a CUDA build of libonnxruntime (e.g. from onnxruntime-gpu) or use the CPU provider.");
-        using var cuda = new OrtCudaProviderOptionsHandle();
-        IntPtr cudaOptions;
-        OrtStatus.Check(api.CreateCUDAProviderOptions(&cudaOptions), "creating CUDA provider options");
-        cuda.Attach(cudaOptions);
-        fixed (byte* key = "device_id\0"u8)
-        fixed (byte* value = Utf8(CudaDeviceId.ToString(System.Globalization.CultureInfo.InvariantCulture)))
+        try
         {
-            byte* k = key, v = value;
-            OrtStatus.Check(api.UpdateCUDAProviderOptions(cudaOptions, &k, &v, 1), "setting CUDA device");
+            using var cuda = new OrtCudaProviderOptionsHandle();
+            IntPtr cudaOptions;
+            OrtStatus.Check(api.CreateCUDAProviderOptions(&cudaOptions), "creating CUDA provider options");
+            cuda.Attach(cudaOptions);
+            fixed (byte* key = "device_id\0"u8)
+            fixed (byte* value = Utf8(CudaDeviceId.ToString(System.Globalization.CultureInfo.InvariantCulture)))
+            {
+                byte* k = key, v = value;
+                OrtStatus.Check(api.UpdateCUDAProviderOptions(cudaOptions, &k, &v, 1), "setting CUDA device");
+            }
+            OrtStatus.Check(api.SessionOptionsAppendExecutionProvider_CUDA_V2(options, cudaOptions), "enabling the CUDA execution provider");
         }
-        OrtStatus.Check(api.SessionOptionsAppendExecutionProvider_CUDA_V2(options, cudaOptions), "enabling the CUDA execution provider");
+        catch (OnnxRuntimeException e)
+        {
+            // e.g. onnxruntime-node lists CUDA but lacks libonnxruntime_providers_cuda, or CUDA/cuDNN are missing.
+            throw new OnnxRuntimeException(e.ErrorCode,
+                $"The CUDA execution provider could not be enabled (ONNX Runtime {api.VersionString} at {OrtNativeLibrary.LoadedPath}): {e.Message} " +
+                $"Install CUDA and cuDNN matching that build, or set {OrtNativeLibrary.EnvironmentVariable} to a CUDA build of libonnxruntime " +
+                "(with its libonnxruntime_providers_*.so next to it), or use the CPU provider.", e);
+        }
     }
 
     private static unsafe void AddConfig(OrtApi api, IntPtr options, string key, string value)
