@@ -34,7 +34,7 @@ public class RandomGraphTests
         int blocks = rng.Next(2, 5);
         for (int b = 0; b < blocks; b++)
         {
-            switch (rng.Next(12))
+            switch (rng.Next(16))
             {
                 case 0:
                 {
@@ -117,6 +117,34 @@ public class RandomGraphTests
                     c = s1 - s0 + d;
                     break;
                 }
+                case 12:
+                {
+                    long c2 = rng.Next(2, 7);
+                    var up = f.B.Op("ConvTranspose", [h, f.W("tw", c, c2, 2, 2), f.W("tb", c2)], ("strides", new long[] { 2, 2 }));
+                    h = f.B.Op("Tanh", [f.B.Op("AveragePool", [up], ("kernel_shape", new long[] { 2, 2 }), ("strides", new long[] { 2, 2 }))]);
+                    c = c2;
+                    break;
+                }
+                case 13:
+                    h = f.B.Op("Clip", [f.B.Op("InstanceNormalization", [h, f.W("ig", c), f.W("ib", c)]), f.Scalar(0), f.Scalar(6)]);
+                    break;
+                case 14:
+                {
+                    // Channel-wise divisors, one of them reshaped at run time from a 1-D constant.
+                    var q = f.B.Op("Div", [h, f.B.Op("Unsqueeze", [f.Positive("divisor", c), f.B.Int64s("ax", 1, 2)])]);
+                    h = f.B.Op("Div", [q, f.B.Op("Reshape", [f.Positive("d", c), f.B.Int64s("s", c, 1, 1)])]);
+                    break;
+                }
+                    break;
+                case 15:
+                {
+                    // Two convs sharing one weight: their output channels must go together.
+                    long c2 = rng.Next(2, 6);
+                    var w = f.W("shared", c2, c, 1, 1);
+                    h = f.B.Concat(1, f.B.Relu(f.B.Conv(h, w)), f.B.Sigmoid(f.B.Conv(f.B.Relu(h), w)));
+                    c = 2 * c2;
+                    break;
+                }
                 default:
                 {
                     var padded = f.B.Op("Pad", [h, f.B.Int64s("pads", 0, 0, 1, 1, 0, 0, 1, 1)]);
@@ -129,8 +157,17 @@ public class RandomGraphTests
         }
         Value y;
         object batch = dynamic ? "N" : 1;
-        switch (rng.Next(4))
+        switch (rng.Next(5))
         {
+            case 4:
+            {
+                long hidden = rng.Next(3, 9);
+                bool tb = rng.Next(2) == 0;
+                var fc1 = f.B.Gemm(f.B.Flatten(f.B.GlobalAveragePool(h)), tb ? f.W("fc1", hidden, c) : f.W("fc1", c, hidden), f.W("fc1b", hidden), transB: tb);
+                y = f.B.Gemm(f.B.Relu(fc1), f.W("fc2", hidden, 5), f.W("fc2b", 1, 5));
+                f.B.Output(y, ElementType.Float, batch, 5);
+                break;
+            }
             case 0:
                 y = f.B.Gemm(f.B.Flatten(f.B.GlobalAveragePool(h)), f.W("fc", 5, c), f.W("fcb", 5), transB: true);
                 f.B.Output(y, ElementType.Float, batch, 5);
