@@ -186,7 +186,7 @@ public sealed class DependencyAnalyzer
                     Add(reasons, $"shape constant '{item.Value!.Name}' is also read by {stray.OpType} node {stray.DisplayName}");
             var rootNode = root.SourceNode!;
             long rootPerUnit = unitList[0].Positions[root.Id].Count;
-            var kind = rootPerUnit > 1 ? GroupKind.AttentionHeads
+            var kind = rootPerUnit > 1 && root.SourceKind == GroupKind.Features ? GroupKind.AttentionHeads
                 : sources > 1 ? GroupKind.ResidualStream
                 : root.SourceKind == GroupKind.Features && IsTokenMlp(root) ? GroupKind.MlpHidden
                 : root.SourceKind!.Value;

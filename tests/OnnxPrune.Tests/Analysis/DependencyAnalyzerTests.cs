@@ -193,4 +193,27 @@ public class DependencyAnalyzerTests
         var splitSizes = split.Attributes.GetInts("split")!;
         Assert.That(splitSizes.Sum(), Is.EqualTo(model.Graph.Nodes.First(n => n.OpType == "Conv").Input(1)!.Constant!.Shape[0]));
     }
+
+    [Test]
+    public void GroupedConvUnitsAreOneChannelIndexInEveryGroup()
+    {
+        var f = new ModelFactory(new Random(13));
+        var x = f.B.Input("x", ElementType.Float, 1, 3, 6, 6);
+        var h = f.B.Relu(f.Conv(x, 3, 8));
+        var grouped = f.B.Conv(h, f.W("g2", 6, 4, 3, 3), pads: [1, 1, 1, 1], group: 2); // 8 → 6 in 2 groups
+        var y = f.Conv(f.B.Relu(grouped), 6, 2, 1);
+        f.B.Output(y, ElementType.Float, 1, 2, 6, 6);
+        var model = f.B.Build();
+        var a = DependencyAnalyzer.Analyze(model);
+        var w = grouped.Producer!.Input(1)!;
+        var inGroup = GroupWithSlice(a, w, 1);
+        Assert.That(inGroup.Size, Is.EqualTo(4), "8 input channels, 4 per group: unit r = channels {r, r+4}");
+        Assert.That(SliceOf(inGroup, h.Producer!.Input(0)!.Producer!.Input(1)!, 0)!.Map, Is.EqualTo(new InterleaveMap(4, 2)));
+        var outGroup = GroupWithSlice(a, w, 0);
+        Assert.That(outGroup.Size, Is.EqualTo(3));
+        Assert.That(SliceOf(outGroup, w, 0)!.Map, Is.EqualTo(new InterleaveMap(3, 2)));
+        var outcome = Oracle.Check(model, new Random(14), 0.5);
+        Assert.That(grouped.Producer.Attributes.GetInt("group", 0), Is.EqualTo(2));
+        Assert.That(outcome.MaxRelativeDiff, Is.LessThanOrEqualTo(Oracle.Tolerance));
+    }
 }

@@ -37,7 +37,7 @@ public class RandomGraphTests
         int blocks = rng.Next(2, 5);
         for (int b = 0; b < blocks; b++)
         {
-            switch (rng.Next(17))
+            switch (rng.Next(19))
             {
                 case 0:
                 {
@@ -154,6 +154,24 @@ public class RandomGraphTests
                     long c2 = rng.Next(2, 7);
                     var last = f.B.Transpose(h, 0, 2, 3, 1);
                     h = f.B.Relu(f.B.Transpose(f.Linear(last, c, c2), 0, 3, 1, 2));
+                    c = c2;
+                    break;
+                }
+                case 17:
+                {
+                    // Grouped conv (ResNeXt/ShuffleNet style): 2 groups.
+                    if (c % 2 != 0) goto case 0;
+                    long c2 = 2 * rng.Next(1, 4);
+                    h = Act(f, rng, f.BN(f.Conv(h, c, c2, 3, group: 2), c2), c2);
+                    c = c2;
+                    break;
+                }
+                case 18:
+                {
+                    if (c % 2 != 0) goto case 0;
+                    long c2 = 2 * rng.Next(1, 4);
+                    var up = f.B.Op("ConvTranspose", [h, f.W("tw", c, c2 / 2, 2, 2)], ("strides", new long[] { 2, 2 }), ("group", 2L));
+                    h = f.B.Relu(f.B.Op("MaxPool", [up], ("kernel_shape", new long[] { 2, 2 }), ("strides", new long[] { 2, 2 })));
                     c = c2;
                     break;
                 }
