@@ -92,8 +92,12 @@ public class RandomGraphTests
                     break;
                 }
                 case 7:
-                    h = f.B.Add(f.B.Mul(h, f.W("scale", c, 1, 1)), f.W("shift", 1, c, 1, 1));
+                {
+                    var shift = f.W("shift", 1, c, 1, 1);
+                    if (rng.Next(2) == 0) shift = f.B.Op("Expand", [shift, f.B.Int64s("to", 1, c, hw, hw)]);
+                    h = f.B.Add(f.B.Mul(h, f.W("scale", c, 1, 1)), shift);
                     break;
+                }
                 case 8:
                 {
                     var up = f.B.Op("Resize", [h, null, f.B.Initializer("scales", Tensor.FromArray<float>([1f, 1f, 2f, 2f], 4))], ("mode", "nearest"));
