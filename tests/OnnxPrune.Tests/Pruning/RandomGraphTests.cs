@@ -142,7 +142,6 @@ public class RandomGraphTests
                     h = f.B.Op("Div", [q, f.B.Op("Reshape", [f.Positive("d", c), f.B.Int64s("s", c, 1, 1)])]);
                     break;
                 }
-                    break;
                 case 15:
                 {
                     // Two convs sharing one weight: their output channels must go together.
