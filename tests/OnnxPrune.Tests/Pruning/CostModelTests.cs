@@ -1,0 +1,103 @@
+using OnnxPrune.Analysis;
+using OnnxPrune.Graph;
+using OnnxPrune.Tensors;
+using static OnnxPrune.Tests.Pruning.TestModels;
+
+namespace OnnxPrune.Tests.Pruning;
+
+public class CostModelTests
+{
+    private static float[] Ones(long n) => Enumerable.Repeat(1f, checked((int)n)).ToArray();
+
+    [Test]
+    public void ConvMacsFollowTheFormula()
+    {
+        var b = new GraphBuilder();
+        var x = b.Input("x", ElementType.Float, 1, 3, 8, 8);
+        var y = b.Conv(x, b.Initializer("w", Ones(16 * 3 * 3 * 3), 16, 3, 3, 3), b.Initializer("b", Ones(16), 16), pads: [1, 1, 1, 1]);
+        var z = b.Conv(y, b.Initializer("w2", Ones(8 * 16 * 3 * 3), 8, 16, 3, 3), strides: [2, 2], pads: [1, 1, 1, 1]);
+        b.Output(z);
+        var cost = CostModel.Of(b.Build());
+        // Cout·Hout·Wout·Cin·kh·kw: 16·8·8·3·3·3, then 8·4·4·16·3·3
+        Assert.That(cost.Total.Macs, Is.EqualTo(16L * 8 * 8 * 27 + 8L * 4 * 4 * 16 * 9));
+        Assert.That(cost.Total.Parameters, Is.EqualTo(16 * 27 + 16 + 8 * 16 * 9));
+        Assert.That(cost.Total.WeightBytes, Is.EqualTo(4 * (16 * 27 + 16 + 8 * 16 * 9)));
+        Assert.That(cost.MacsComplete, Is.True);
+    }
+
+    [Test]
+    public void DepthwiseAndGroupedConvMacs()
+    {
+        var b = new GraphBuilder();
+        var x = b.Input("x", ElementType.Float, 2, 16, 8, 8);
+        var dw = b.Conv(x, b.Initializer("dw", Ones(16 * 9), 16, 1, 3, 3), pads: [1, 1, 1, 1], group: 16);
+        var gc = b.Conv(dw, b.Initializer("gw", Ones(32 * 4), 32, 4, 1, 1), group: 4);
+        b.Output(gc);
+        var cost = CostModel.Of(b.Build());
+        // depthwise: N·C·H·W·k² ; grouped: N·Cout·H·W·(Cin/g)
+        Assert.That(cost.NodeMacs.Values, Is.EquivalentTo(new[] { 2L * 16 * 64 * 9, 2L * 32 * 64 * 4 }));
+    }
+
+    [Test]
+    public void GemmMatMulAndConvTransposeMacs()
+    {
+        var b = new GraphBuilder();
+        var a = b.Input("a", ElementType.Float, 2, 10);
+        var g = b.Gemm(a, b.Initializer("wg", Ones(50), 5, 10), transB: true);
+        var m = b.Input("m", ElementType.Float, 2, 3, 4, 5);
+        var mm = b.MatMul(m, b.Initializer("wm", Ones(30), 5, 6));
+        var t = b.Input("t", ElementType.Float, 1, 4, 5, 5);
+        var ct = b.Op("ConvTranspose", [t, b.Initializer("wt", Ones(4 * 2 * 9), 4, 2, 3, 3)], ("strides", new long[] { 2, 2 }));
+        b.Output(g, mm, ct);
+        var cost = CostModel.Of(b.Build());
+        Assert.That(cost.NodeMacs[g.Producer!], Is.EqualTo(2 * 5 * 10));                  // M·N·K
+        Assert.That(cost.NodeMacs[mm.Producer!], Is.EqualTo(2 * 3 * 4 * 6 * 5));          // numel(Y)·K
+        Assert.That(cost.NodeMacs[ct.Producer!], Is.EqualTo(1 * 4 * 5 * 5 * 2 * 3 * 3));  // numel(X)·(Cout/g)·k²
+    }
+
+    [Test]
+    public void SymbolicDimsNeedValuesAndDeclaredShapesAreUsed()
+    {
+        var b = new GraphBuilder();
+        var x = b.Input("x", ElementType.Float, "N", 3, "H", "W");
+        var y = b.Conv(x, b.Initializer("w", Ones(4 * 3), 4, 3, 1, 1));
+        b.Output(y);
+        var model = b.Build();
+        var unknown = CostModel.Of(model);
+        Assert.That(unknown.MacsComplete, Is.False);
+        Assert.That(unknown.MissingDims, Is.EquivalentTo(new[] { "H", "W" }), "N is the batch (default 1)");
+        var known = CostModel.Of(model, new CostOptions { Dims = new Dictionary<string, long> { ["H"] = 10, ["W"] = 6 }, Batch = 2 });
+        Assert.That(known.Total.Macs, Is.EqualTo(2L * 4 * 10 * 6 * 3));
+        // A declared output shape wins over propagation.
+        y.SetTensorType(ElementType.Float, [new Dim(1), new Dim(4), new Dim(5), new Dim(5)]);
+        Assert.That(CostModel.Of(model).Total.Macs, Is.EqualTo(4L * 25 * 3));
+    }
+
+    [Test]
+    public void Fp16WeightsCountTwoBytes()
+    {
+        var b = new GraphBuilder();
+        var x = b.Input("x", ElementType.Float16, 1, 3, 4, 4);
+        b.Output(b.Conv(x, b.Initializer("w", Convert(Ones(24), ElementType.Float16, 8, 3, 1, 1))));
+        var cost = CostModel.Of(b.Build());
+        Assert.That((cost.Total.Parameters, cost.Total.WeightBytes), Is.EqualTo((24L, 48L)));
+    }
+
+    [Test]
+    public void PerUnitCostAndEstimateMatchHandCounts()
+    {
+        // conv1: W1[3,2,1,1] + b1[3] on 4×4; conv2: W2[2,3,1,1].
+        var t = BuildTwoConvs(Ones(6), Ones(3), Ones(6), cin: 2, c1: 3, c2: 2);
+        var cost = CostModel.Of(t.Model);
+        long macs1 = 3 * 16 * 2, macs2 = 2 * 16 * 3;
+        Assert.That(cost.Total.Macs, Is.EqualTo(macs1 + macs2));
+        var unit = cost.PerUnit(t.Conv1);
+        // one conv1 channel: a W1 row (2) + a bias (1) + a W2 column (2); MACs: 1/3 of conv1 and 1/3 of conv2
+        Assert.That(unit.Parameters, Is.EqualTo(5));
+        Assert.That(unit.WeightBytes, Is.EqualTo(20));
+        Assert.That(unit.Macs, Is.EqualTo(macs1 / 3.0 + macs2 / 3.0).Within(1e-9));
+        // Keep 1 of conv1's 3 and 1 of conv2's 2: W1[1,2] b1[1] W2[1,1]; conv1 MACs 1·16·2, conv2 1·16·1 (bilinear, exact)
+        var after = cost.Estimate([(t.Conv1, 1L), (t.Conv2, 1L)]);
+        Assert.That(after, Is.EqualTo(new ModelCost(2 + 1 + 1, 4 * 4, 32 + 16)));
+    }
+}
