@@ -1,0 +1,53 @@
+using OnnxPrune.Analysis;
+using OnnxPrune.Pruning;
+using OnnxPrune.Pruning.Importance;
+using static OnnxPrune.Tests.Pruning.TestModels;
+
+namespace OnnxPrune.Tests.Pruning;
+
+public class PrunerTests
+{
+    [Test]
+    public async Task PipelineScoresPlansCutsAndReportsExactCounts()
+    {
+        // conv1 filters with L2 norms (incl. b1 and W2 columns) ordered u2 > u0 > u1; conv2 rows: row 1 larger.
+        var t = BuildTwoConvs(w1: [1, -2, 0.5f, 0.5f, -3, 4], b1: [0.5f, -1, 0], w2: [1, 0, 2, -1, 1, 0], cin: 2, c1: 3, c2: 2);
+        t.Conv1.Root.Name = "conv1";
+        var pruner = new Pruner(_ => [t.Conv1, t.Conv2], SliceOnlySurgery.Apply);
+        var events = new List<PruneProgress>();
+        var report = await pruner.PruneAsync(t.Model, new PruneOptions { Criterion = new MagnitudeCriterion(2), Budget = new UniformRatioBudget(0.5) },
+            new Recorder(events));
+
+        // round(3·0.5) = 2 channels of conv1 (units 0 and 2), round(2·0.5) = 1 of conv2.
+        Assert.That(report.Groups.Select(g => (g.Kept, g.Total, g.Status)), Is.EqualTo(new[] { (2L, 3L, GroupStatus.Pruned), (1L, 2L, GroupStatus.Pruned) }));
+        Assert.That(t.W1.Constant!.Data.ToFloatArray(), Is.EqualTo(new[] { 1f, -2, -3, 4 }));
+        Assert.That(t.B1.Constant!.Data.ToFloatArray(), Is.EqualTo(new[] { 0.5f, 0 }));
+        // W2 rows scored before surgery: ‖[1, 0, 2]‖ > ‖[−1, 1, 0]‖, so row 0 stays, with columns 0 and 2.
+        Assert.That(t.W2.Constant!.Data.ToFloatArray(), Is.EqualTo(new[] { 1f, 2 }));
+        // before: 6 + 3 + 6 = 15 params; MACs 3·16·2 + 2·16·3 = 192. After: 4 + 2 + 2 = 8; MACs 2·16·2 + 1·16·2 = 96.
+        Assert.That(report.Before, Is.EqualTo(new ModelCost(15, 60, 192)));
+        Assert.That(report.After, Is.EqualTo(new ModelCost(8, 32, 96)));
+        Assert.That(report.Estimated, Is.EqualTo(report.After));
+        Assert.That(report.ParameterRatio, Is.EqualTo(8.0 / 15));
+        Assert.That(report.TimingsMs.Keys, Is.SupersetOf(new[] { "analyze", "score", "plan", "surgery" }));
+        Assert.That(events.Select(e => e.Stage).Distinct(), Is.EqualTo(new[] { PruneStage.Analyze, PruneStage.Score, PruneStage.Plan, PruneStage.Surgery, PruneStage.Count }));
+    }
+
+    [Test]
+    public void CancellationStopsBeforeSurgery()
+    {
+        var t = BuildTwoConvs([1, 2, 3, 4, 5, 6], [1, 2, 3], [1, 2, 3, 4, 5, 6], cin: 2, c1: 3, c2: 2);
+        bool cut = false;
+        var pruner = new Pruner(_ => [t.Conv1], (_, _) => cut = true);
+        using var cts = new CancellationTokenSource();
+        cts.Cancel();
+        Assert.CatchAsync<OperationCanceledException>(async () =>
+            await pruner.PruneAsync(t.Model, new PruneOptions { Criterion = new MagnitudeCriterion(1), Budget = new UniformRatioBudget(0.5) }, null, cts.Token));
+        Assert.That(cut, Is.False);
+    }
+
+    private sealed class Recorder(List<PruneProgress> events) : IProgress<PruneProgress>
+    {
+        public void Report(PruneProgress value) => events.Add(value);
+    }
+}
