@@ -6,4 +6,5 @@ using OnnxPrune.Cli.Commands;
 var root = new RootCommand("onnxprune: structured pruning of ONNX models, directly on the ONNX graph.");
 root.Subcommands.Add(InfoCommand.Create());
 root.Subcommands.Add(ConvertCommand.Create());
+root.Subcommands.Add(PruneCommand.Create());
 return ExitCodes.Invoke(root, args);

@@ -10,7 +10,7 @@ namespace OnnxPrune.Pruning;
 /// <param name="Total">Units before pruning.</param>
 /// <param name="Status">Pruned, unchanged, protected, unscored or blocked.</param>
 /// <param name="Reason">Why it was blocked, protected or unscored; null otherwise.</param>
-public sealed record GroupReport(int Id, GroupKind Kind, string Root, long Kept, long Total, GroupStatus Status, string? Reason);
+public sealed record PrunedGroupReport(int Id, GroupKind Kind, string Root, long Kept, long Total, GroupStatus Status, string? Reason);
 
 /// <summary>Result of an equivalence check of the pruned model against the masked original.</summary>
 /// <param name="MaxRelativeDifference">max |pruned − reference| / max(|reference|, floor) over all outputs and inputs tried.</param>
@@ -38,7 +38,7 @@ public sealed record PruneReport
     public IReadOnlyList<string> ProtectedNodes { get; init; } = Array.Empty<string>();
 
     /// <summary>Every group of the analysis.</summary>
-    public required IReadOnlyList<GroupReport> Groups { get; init; }
+    public required IReadOnlyList<PrunedGroupReport> Groups { get; init; }
 
     /// <summary>Cost of the original model.</summary>
     public required ModelCost Before { get; init; }

@@ -112,7 +112,7 @@ public sealed class Pruner
             RoundTo = options.Planner.RoundTo,
             MinKeep = options.Planner.MinKeep,
             ProtectedNodes = options.Planner.ProtectedNodes.ToArray(),
-            Groups = plan.Decisions.Select(d => new GroupReport(d.Group.Id, d.Group.Kind, d.Group.Root.DisplayName, d.Kept, d.Group.Size, d.Status, d.Reason)).ToArray(),
+            Groups = plan.Decisions.Select(d => new PrunedGroupReport(d.Group.Id, d.Group.Kind, d.Group.Root.DisplayName, d.Kept, d.Group.Size, d.Status, d.Reason)).ToArray(),
             Before = before.Total,
             After = after.Total,
             Estimated = plan.Estimated,
