@@ -7,4 +7,6 @@ var root = new RootCommand("onnxprune: structured pruning of ONNX models, direct
 root.Subcommands.Add(InfoCommand.Create());
 root.Subcommands.Add(ConvertCommand.Create());
 root.Subcommands.Add(PruneCommand.Create());
+root.Subcommands.Add(RunCommand.Create());
+root.Subcommands.Add(BenchCommand.Create());
 return ExitCodes.Invoke(root, args);

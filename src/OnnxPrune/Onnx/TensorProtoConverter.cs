@@ -114,6 +114,20 @@ public static class TensorProtoConverter
         return result;
     }
 
+    /// <summary>Parses a serialized TensorProto (e.g. an <c>input_0.pb</c> file) and converts it.</summary>
+    /// <exception cref="OnnxFormatException">The bytes are not a valid TensorProto.</exception>
+    public static Tensor ReadFile(string path)
+    {
+        TensorProto proto;
+        try { proto = TensorProto.Parser.ParseFrom(File.ReadAllBytes(path)); }
+        catch (Google.Protobuf.InvalidProtocolBufferException e) { throw new OnnxFormatException($"{path} is not a valid TensorProto: {e.Message}", e); }
+        return ToTensor(proto, Path.GetDirectoryName(Path.GetFullPath(path)));
+    }
+
+    /// <summary>Writes a tensor as a serialized TensorProto file.</summary>
+    public static void WriteFile(Tensor tensor, string name, string path) =>
+        File.WriteAllBytes(path, FromTensor(tensor, name).ToByteArray());
+
     /// <summary>Encodes a tensor as a message with raw_data.</summary>
     public static TensorProto FromTensor(Tensor tensor, string name)
     {

@@ -1,0 +1,104 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using OnnxPrune.Tensors;
+
+namespace OnnxPrune.Runtime;
+
+/// <summary>Seeded random input tensors for a model, from its input metadata (for smoke runs and benchmarks).</summary>
+/// <remarks>
+/// Dynamic dimensions are resolved by <c>dims</c>: a key is either the symbolic dimension name (e.g. <c>batch</c>)
+/// or <c>INPUT:AXIS</c> (e.g. <c>image:2</c>, which wins over the name); anything unresolved becomes
+/// <c>defaultDim</c>. Floating-point inputs are uniform in [-1, 1), integers uniform in [0, 10), booleans fair coins.
+/// </remarks>
+public static class RandomInputs
+{
+    /// <summary>Concrete shapes for every input.</summary>
+    /// <exception cref="ArgumentException">A dimension value is not positive.</exception>
+    public static Dictionary<string, long[]> ResolveShapes(IReadOnlyList<ValueMetadata> inputs, IReadOnlyDictionary<string, long>? dims = null, long defaultDim = 1)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(defaultDim, 0);
+        var result = new Dictionary<string, long[]>(StringComparer.Ordinal);
+        foreach (var input in inputs)
+        {
+            var shape = new long[input.Shape.Count];
+            for (int axis = 0; axis < shape.Length; axis++)
+            {
+                long d = input.Shape[axis];
+                if (d < 0)
+                {
+                    var symbol = input.SymbolicDims.Count > axis ? input.SymbolicDims[axis] : null;
+                    if (dims != null && dims.TryGetValue($"{input.Name}:{axis.ToString(CultureInfo.InvariantCulture)}", out var byAxis)) d = byAxis;
+                    else if (dims != null && symbol != null && dims.TryGetValue(symbol, out var bySymbol)) d = bySymbol;
+                    else d = defaultDim;
+                    if (d < 0) throw new ArgumentException($"Dimension {axis} of input '{input.Name}' resolved to {d}.", nameof(dims));
+                }
+                shape[axis] = d;
+            }
+            result[input.Name] = shape;
+        }
+        return result;
+    }
+
+    /// <summary>Random tensors for every input of <paramref name="inputs"/> (all must be tensors).</summary>
+    /// <exception cref="NotSupportedException">An input is not a tensor or has an element type without a random generator here.</exception>
+    public static Dictionary<string, Tensor> Create(IReadOnlyList<ValueMetadata> inputs, int seed, IReadOnlyDictionary<string, long>? dims = null, long defaultDim = 1)
+    {
+        var rng = new Random(seed);
+        var shapes = ResolveShapes(inputs, dims, defaultDim);
+        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var input in inputs)
+        {
+            if (input.Kind != OnnxValueKind.Tensor)
+                throw new NotSupportedException($"Input '{input.Name}' is a {input.TypeText}; only tensor inputs can be generated.");
+            result[input.Name] = Fill(input.ElementType, shapes[input.Name], rng);
+        }
+        return result;
+    }
+
+    /// <summary>A random tensor of the given type and shape.</summary>
+    /// <exception cref="NotSupportedException">No generator for <paramref name="type"/>.</exception>
+    public static Tensor Fill(ElementType type, long[] shape, Random rng)
+    {
+        ArgumentNullException.ThrowIfNull(rng);
+        var tensor = Tensor.Zeros(type, shape);
+        switch (type)
+        {
+            case ElementType.Float: foreach (ref var v in tensor.AsSpan<float>()) v = (float)(rng.NextDouble() * 2 - 1); break;
+            case ElementType.Double: foreach (ref var v in tensor.AsSpan<double>()) v = rng.NextDouble() * 2 - 1; break;
+            case ElementType.Float16: foreach (ref var v in tensor.AsSpan<Half>()) v = (Half)(rng.NextDouble() * 2 - 1); break;
+            case ElementType.BFloat16: foreach (ref var v in tensor.AsSpan<BFloat16>()) v = (BFloat16)(float)(rng.NextDouble() * 2 - 1); break;
+            case ElementType.Int64: foreach (ref var v in tensor.AsSpan<long>()) v = rng.Next(10); break;
+            case ElementType.Int32: foreach (ref var v in tensor.AsSpan<int>()) v = rng.Next(10); break;
+            case ElementType.Int16: foreach (ref var v in tensor.AsSpan<short>()) v = (short)rng.Next(10); break;
+            case ElementType.Int8: foreach (ref var v in tensor.AsSpan<sbyte>()) v = (sbyte)rng.Next(10); break;
+            case ElementType.UInt8: foreach (ref var v in tensor.AsSpan<byte>()) v = (byte)rng.Next(10); break;
+            case ElementType.UInt16: foreach (ref var v in tensor.AsSpan<ushort>()) v = (ushort)rng.Next(10); break;
+            case ElementType.UInt32: foreach (ref var v in tensor.AsSpan<uint>()) v = (uint)rng.Next(10); break;
+            case ElementType.UInt64: foreach (ref var v in tensor.AsSpan<ulong>()) v = (ulong)rng.Next(10); break;
+            case ElementType.Bool:
+            {
+                var bytes = MemoryMarshal.AsBytes(tensor.AsSpan<bool>());
+                for (int i = 0; i < bytes.Length; i++) bytes[i] = (byte)rng.Next(2);
+                break;
+            }
+            default: throw new NotSupportedException($"No random generator for element type {type}.");
+        }
+        return tensor;
+    }
+
+    /// <summary>Parses <c>NAME=VALUE</c> pairs (e.g. from <c>--dim batch=4</c> or <c>--dim image:2=224</c>).</summary>
+    /// <exception cref="ArgumentException">A pair is malformed or its value is not a non-negative integer.</exception>
+    public static Dictionary<string, long> ParseDims(IEnumerable<string>? pairs)
+    {
+        var result = new Dictionary<string, long>(StringComparer.Ordinal);
+        if (pairs == null) return result;
+        foreach (var pair in pairs)
+        {
+            int eq = pair.LastIndexOf('=');
+            if (eq <= 0 || !long.TryParse(pair.AsSpan(eq + 1), NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) || value < 0)
+                throw new ArgumentException($"Expected NAME=VALUE or INPUT:AXIS=VALUE with a non-negative integer value, got '{pair}'.", nameof(pairs));
+            result[pair[..eq]] = value;
+        }
+        return result;
+    }
+}

@@ -1,0 +1,62 @@
+using NUnit.Framework;
+using OnnxPrune.Runtime;
+using OnnxPrune.Tensors;
+
+namespace OnnxPrune.Tests.Runtime;
+
+/// <summary>Every real model in ../shared/onnx-models runs on random inputs and gives finite outputs of the declared shapes.</summary>
+public class SharedModelsTests
+{
+    public static IEnumerable<string> Models()
+    {
+        // Resolved at discovery time; a missing folder yields one case that fails with the reason.
+        string? dir = null;
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null && dir == null; d = d.Parent)
+        {
+            var candidate = Path.Combine(d.FullName, "shared", "onnx-models");
+            if (Directory.Exists(candidate)) dir = candidate;
+        }
+        if (dir == null) return ["<shared/onnx-models not found>"];
+        return Directory.GetFiles(dir, "*.onnx").Select(Path.GetFileName).Order(StringComparer.Ordinal)!;
+    }
+
+    [Test]
+    public void Shared_model_folder_has_models()
+    {
+        Assert.That(Directory.GetFiles(TestPaths.SharedModels(), "*.onnx"), Is.Not.Empty);
+    }
+
+    [TestCaseSource(nameof(Models))]
+    public void Model_runs_with_random_inputs(string file)
+    {
+        var path = Path.Combine(TestPaths.SharedModels(), file);
+        Assert.That(File.Exists(path), Is.True, path);
+        using var session = new InferenceSession(path, new SessionOptions { IntraOpThreads = 2, AllowSpinning = false });
+        Assert.That(session.Inputs, Is.Not.Empty);
+
+        // Dynamic batch -> 1; dynamic spatial dims of image inputs (e.g. PaddleOCR's H/W) -> 64, a multiple of 32.
+        var dims = new Dictionary<string, long>();
+        foreach (var input in session.Inputs)
+            for (int axis = 0; axis < input.Shape.Count; axis++)
+                if (input.Shape[axis] < 0)
+                    dims[$"{input.Name}:{axis}"] = input.Shape.Count == 4 && axis >= 2 ? 64 : 1;
+        var inputs = RandomInputs.Create(session.Inputs, seed: 1234, dims);
+        var outputs = session.Run(inputs);
+
+        Assert.That(outputs.Keys, Is.EqualTo(session.Outputs.Select(o => o.Name)));
+        foreach (var declared in session.Outputs)
+        {
+            var actual = outputs[declared.Name];
+            Assert.That(actual.ElementType, Is.EqualTo(declared.ElementType), declared.Name);
+            Assert.That(actual.Rank, Is.EqualTo(declared.Shape.Count), $"{declared.Name}: {actual} vs {declared.TypeText}");
+            for (int axis = 0; axis < actual.Rank; axis++)
+            {
+                if (declared.Shape[axis] >= 0) Assert.That(actual.Dims[axis], Is.EqualTo(declared.Shape[axis]), $"{declared.Name} axis {axis}");
+                else Assert.That(actual.Dims[axis], Is.GreaterThan(0), $"{declared.Name} axis {axis}");
+            }
+            Assert.That(actual.ElementCount, Is.GreaterThan(0));
+            if (ElementTypes.IsFloatingPoint(actual.ElementType))
+                Assert.That(actual.ToFloatArray().All(float.IsFinite), Is.True, $"{declared.Name} has NaN/inf");
+        }
+    }
+}
