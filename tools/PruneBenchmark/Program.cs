@@ -1,0 +1,161 @@
+// PruneBenchmark: for every model in ../shared/onnx-models and a generated model with ≥ 100 MB of weights, times
+// load, analyse, prune (L2, 50% per group) and save, then measures ONNX Runtime latency before and after pruning and
+// prints the MACs ratio next to the latency ratio. Figures only; nothing is asserted.
+//
+//   dotnet run --project tools/PruneBenchmark -c Release [-- [--models DIR] [--runs N] [--no-latency] [--no-generated]]
+using System.Diagnostics;
+using System.Globalization;
+using OnnxPrune.Analysis;
+using OnnxPrune.Graph;
+using OnnxPrune.Pruning;
+using OnnxPrune.Pruning.Importance;
+using OnnxPrune.Runtime;
+using OnnxPrune.Tensors;
+
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+string modelsDir = Path.GetFullPath(Path.Combine(FindRepoRoot(), "..", "shared", "onnx-models"));
+int runs = 20;
+bool latency = true, generated = true;
+for (int i = 0; i < args.Length; i++)
+{
+    switch (args[i])
+    {
+        case "--models": modelsDir = args[++i]; break;
+        case "--runs": runs = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+        case "--no-latency": latency = false; break;
+        case "--no-generated": generated = false; break;
+        default: Console.Error.WriteLine($"unknown argument {args[i]}"); return 2;
+    }
+}
+
+var work = Directory.CreateTempSubdirectory("prune-benchmark-");
+var inputs = Directory.GetFiles(modelsDir, "*.onnx").Order(StringComparer.Ordinal).ToList();
+if (generated)
+{
+    var path = Path.Combine(work.FullName, "generated_vgg_123MB.onnx");
+    var clock = Stopwatch.StartNew();
+    GeneratedModel.Build(seed: 1).Save(path);
+    Console.Error.WriteLine($"generated {path} ({new FileInfo(path).Length / 1e6:F0} MB) in {clock.Elapsed.TotalSeconds:F1} s");
+    inputs.Add(path);
+}
+
+var pruner = Backend.CreatePruner();
+if (pruner is null) Console.Error.WriteLine("note: no dependency analyser in this build; analyse/prune columns are n/a and latency is measured on the original only");
+
+var rows = new List<string[]>();
+string[] header = ["model", "MB", "load ms", "analyse+prune ms", "save ms", "params", "params after", "MACs", "MACs ratio", "ORT ms", "ORT ms after", "latency ratio"];
+foreach (var path in inputs)
+{
+    var name = Path.GetFileNameWithoutExtension(path);
+    try
+    {
+        var clock = Stopwatch.StartNew();
+        var model = OnnxModel.Load(path);
+        double loadMs = clock.Elapsed.TotalMilliseconds;
+        var before = CostModel.Of(model);
+        string pruneMs = "n/a", saveMs, paramsAfter = "n/a", macsRatio = "n/a";
+        string outPath = Path.Combine(work.FullName, name + ".pruned.onnx");
+        PruneReport? report = null;
+        if (pruner is not null)
+        {
+            clock.Restart();
+            report = await pruner.PruneAsync(model, new PruneOptions { Criterion = new MagnitudeCriterion(2), Budget = new UniformRatioBudget(0.5) });
+            pruneMs = $"{clock.Elapsed.TotalMilliseconds:F0}";
+            paramsAfter = $"{report.After.Parameters:N0}";
+            macsRatio = before.MacsComplete ? $"{report.MacsRatio:F3}" : "n/a";
+        }
+        clock.Restart();
+        model.Save(outPath);
+        saveMs = $"{clock.Elapsed.TotalMilliseconds:F0}";
+        string ortBefore = "n/a", ortAfter = "n/a", latencyRatio = "n/a";
+        if (latency)
+        {
+            var a = Latency(path, runs);
+            ortBefore = $"{a:F2}";
+            if (report is not null)
+            {
+                var b = Latency(outPath, runs);
+                ortAfter = $"{b:F2}";
+                latencyRatio = $"{b / a:F3}";
+            }
+        }
+        rows.Add([name, $"{new FileInfo(path).Length / 1e6:F1}", $"{loadMs:F0}", pruneMs, saveMs, $"{before.Total.Parameters:N0}", paramsAfter,
+            before.MacsComplete ? $"{before.Total.Macs:N0}" : $"{before.Total.Macs:N0}*", macsRatio, ortBefore, ortAfter, latencyRatio]);
+    }
+    catch (Exception e) when (e is OnnxPrune.OnnxPruneException or IOException)
+    {
+        rows.Add([name, "", "", "", "", "", "", "", "", "", "", "error: " + e.Message.Split('\n')[0]]);
+    }
+}
+
+PrintTable(header, rows);
+Console.WriteLine("* MACs incomplete: symbolic input dims without values (batch taken as 1).");
+Console.WriteLine($"ORT: median of {runs} runs after 3 warm-ups, {Environment.ProcessorCount} threads, spinning off; random inputs, symbolic dims = 1 unless declared.");
+work.Delete(recursive: true);
+return 0;
+
+static double Latency(string path, int runs)
+{
+    using var session = new InferenceSession(path, new SessionOptions { AllowSpinning = false });
+    var feeds = RandomInputs.Create(session.Inputs, seed: 0, dims: null, defaultDim: 1);
+    return LatencyBenchmark.Measure(() => session.Run(feeds), warmup: 3, runs: runs).MedianMs;
+}
+
+static void PrintTable(string[] header, List<string[]> rows)
+{
+    var widths = header.Select((h, i) => Math.Max(h.Length, rows.Count == 0 ? 0 : rows.Max(r => r[i].Length))).ToArray();
+    string Line(string[] cells) => string.Join("  ", cells.Select((c, i) => i == 0 ? c.PadRight(widths[i]) : c.PadLeft(widths[i])));
+    Console.WriteLine(Line(header));
+    Console.WriteLine(string.Join("  ", widths.Select(w => new string('-', w))));
+    foreach (var r in rows) Console.WriteLine(Line(r));
+}
+
+static string FindRepoRoot()
+{
+    for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+        if (File.Exists(Path.Combine(d.FullName, "OnnxPrune.sln"))) return d.FullName;
+    return Directory.GetCurrentDirectory();
+}
+
+/// <summary>Where the benchmark gets its pipeline (the dependency analyser and surgery of the analysis stage).</summary>
+internal static class Backend
+{
+    /// <summary>The pipeline, or null while the analysis stage is not in this build.</summary>
+    public static Pruner? CreatePruner() => null;
+}
+
+/// <summary>A VGG-style CNN with ≈ 30.7 M float weights (≈ 123 MB): conv 256→1024, three conv 1024→1024 (3×3, BN, Relu), GAP, Gemm.</summary>
+internal static class GeneratedModel
+{
+    public static OnnxModel Build(int seed)
+    {
+        var rng = new Random(seed);
+        var b = new GraphBuilder();
+        var x = b.Input("x", ElementType.Float, 1, 256, 16, 16);
+        long[] widths = [256, 1024, 1024, 1024, 1024];
+        var h = x;
+        for (int i = 1; i < widths.Length; i++)
+        {
+            long cin = widths[i - 1], cout = widths[i];
+            var w = b.Initializer($"conv{i}.w", Random(rng, cout * cin * 9, MathF.Sqrt(2f / (cin * 9))), cout, cin, 3, 3);
+            h = b.Conv(h, w, pads: [1, 1, 1, 1]);
+            h.Producer!.Name = $"conv{i}";
+            h = b.BatchNorm(h, b.Initializer($"bn{i}.scale", Random(rng, cout, 1f, 1f), cout), b.Initializer($"bn{i}.bias", Random(rng, cout, 0.1f), cout),
+                b.Initializer($"bn{i}.mean", Random(rng, cout, 0.1f), cout), b.Initializer($"bn{i}.var", Random(rng, cout, 0.1f, 1f), cout));
+            h = b.Relu(h);
+        }
+        var pooled = b.Flatten(b.GlobalAveragePool(h));
+        var fc = b.Gemm(pooled, b.Initializer("fc.w", Random(rng, 1000 * 1024, 0.03f), 1000, 1024), b.Initializer("fc.b", new float[1000], 1000), transB: true);
+        b.Output(fc, ElementType.Float, 1, 1000);
+        return b.Build();
+    }
+
+    // Uniform in [offset − scale, offset + scale).
+    private static float[] Random(Random rng, long n, float scale, float offset = 0)
+    {
+        var v = new float[n];
+        for (long i = 0; i < n; i++) v[i] = offset + scale * (2 * rng.NextSingle() - 1);
+        return v;
+    }
+}
