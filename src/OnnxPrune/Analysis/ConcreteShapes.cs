@@ -29,7 +29,7 @@ internal sealed class ConcreteShapes
     private readonly long _batch;
 
     /// <summary>Resolves the shapes of <paramref name="graph"/> (nodes are visited in topological order).</summary>
-    public ConcreteShapes(Graph.Graph graph, IReadOnlyDictionary<string, long> dims, long batch)
+    public ConcreteShapes(Graph.Graph graph, IReadOnlyDictionary<string, long> dims, long batch, Func<Value, long[]?>? external = null)
     {
         _dims = dims;
         _batch = batch;
@@ -45,7 +45,7 @@ internal sealed class ConcreteShapes
             for (int i = 0; i < node.Outputs.Count; i++)
             {
                 if (node.Outputs[i] is not { } output) continue;
-                var shape = Declared(output, isDataInput: false) ?? (inferred is not null && i < inferred.Length ? inferred[i] : null);
+                var shape = external?.Invoke(output) ?? Declared(output, isDataInput: false) ?? (inferred is not null && i < inferred.Length ? inferred[i] : null);
                 if (shape is not null) _shapes[output] = shape;
             }
         }

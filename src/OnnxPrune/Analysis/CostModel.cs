@@ -54,6 +54,10 @@ public sealed record CostOptions
 
     /// <summary>The first dim of a data input when it is symbolic and not in <see cref="Dims"/> (default 1).</summary>
     public long Batch { get; init; } = 1;
+
+    /// <summary>Concrete shapes from a shape inference (e.g. the analysis stage's), consulted before declared shapes
+    /// and the built-in propagation; return null for values it does not know.</summary>
+    public Func<Value, long[]?>? Shapes { get; init; }
 }
 
 /// <summary>
@@ -82,7 +86,7 @@ public sealed class CostModel
     {
         var graph = model.Graph;
         _constants = graph.Constants.Where(c => ElementTypes.IsFloatingPoint(c.ElementType)).ToList();
-        var shapes = new ConcreteShapes(graph, options.Dims, options.Batch);
+        var shapes = new ConcreteShapes(graph, options.Dims, options.Batch, options.Shapes);
         MissingDims = shapes.MissingDims.ToArray();
         long parameters = 0, bytes = 0, macs = 0;
         foreach (var c in _constants)
@@ -139,7 +143,9 @@ public sealed class CostModel
                 bool ta = node.Attributes.GetInt("transA", 0) != 0, tb = node.Attributes.GetInt("transB", 0) != 0;
                 return checked((ta ? x[1] : x[0]) * (ta ? x[0] : x[1]) * (tb ? w[0] : w[1]));
             case "MatMul":
-                return shapeOf(node.Output(0)) is { } out2 && x is { Length: > 0 } ? checked(Product(out2) * x[^1]) : null;
+                // K from A's last dim, or from B (its second-to-last dim; its only dim when 1-D).
+                long? k = x is { Length: > 0 } ? x[^1] : w is { Length: >= 2 } ? w[^2] : w is { Length: 1 } ? w[0] : null;
+                return shapeOf(node.Output(0)) is { } out2 && k is long kk ? checked(Product(out2) * kk) : null;
             default:
                 return null;
         }

@@ -74,6 +74,37 @@ public class CostModelTests
     }
 
     [Test]
+    public void MatMulTakesKFromTheWeightWhenTheActivationShapeIsUnknownAndExternalShapesWin()
+    {
+        var b = new GraphBuilder();
+        var x = b.Input("x", ElementType.Float, 1, 64, 1, 1);
+        var squeezed = b.Op("Squeeze", [x, b.Int64s("axes", 2, 3)]);   // not propagated by the built-in rules
+        var y = b.MatMul(squeezed, b.Initializer("w", Ones(640), 64, 10));
+        b.Output(y, ElementType.Float, 1, 10);
+        var model = b.Build();
+        Assert.That(CostModel.Of(model).Total.Macs, Is.EqualTo(10 * 64));
+        var external = CostModel.Of(model, new CostOptions { Shapes = v => v == y ? [3, 10] : null });
+        Assert.That(external.Total.Macs, Is.EqualTo(3 * 10 * 64));
+    }
+
+    [Test]
+    public void ResNet20MacsMatchTheArchitecturesHandCount()
+    {
+        var model = OnnxModel.Load(TestPaths.SharedModel("resnet20_cifar10_sclbl.onnx"));
+        var cost = CostModel.Of(model);
+        var convs = model.Graph.Nodes.Where(n => n.OpType == "Conv").ToArray();
+        Assert.That(convs, Has.Length.EqualTo(21), "19 3×3 convs + 2 1×1 projection shortcuts");
+        // 32×32 input, channels 16/32/64 at 32²/16²/8²:
+        long expected = 16L * 1024 * 3 * 9          // stem
+            + 6L * 16 * 1024 * 16 * 9                // stage 1
+            + 32L * 256 * 16 * 9 + 5L * 32 * 256 * 32 * 9 + 32L * 256 * 16   // stage 2 (+ 1×1 shortcut)
+            + 64L * 64 * 32 * 9 + 5L * 64 * 64 * 64 * 9 + 64L * 64 * 32      // stage 3 (+ 1×1 shortcut)
+            + 64L * 10;                              // classifier
+        Assert.That(cost.MacsComplete, Is.True);
+        Assert.That(cost.Total.Macs, Is.EqualTo(expected));
+    }
+
+    [Test]
     public void Fp16WeightsCountTwoBytes()
     {
         var b = new GraphBuilder();
