@@ -6,6 +6,7 @@ using OnnxPrune.Cli.Commands;
 var root = new RootCommand("onnxprune: structured pruning of ONNX models, directly on the ONNX graph.");
 root.Subcommands.Add(InfoCommand.Create());
 root.Subcommands.Add(ConvertCommand.Create());
+root.Subcommands.Add(AnalyzeCommand.Create());
 root.Subcommands.Add(PruneCommand.Create());
 root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());

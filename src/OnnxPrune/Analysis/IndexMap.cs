@@ -101,3 +101,48 @@ public sealed record ComposedMap(IndexMap First, IndexMap Second) : IndexMap
     /// <inheritdoc/>
     public override long PositionsPerUnit => First.PositionsPerUnit * Second.PositionsPerUnit;
 }
+
+/// <summary>Any other layout: an explicit, ascending position list per root unit (e.g. units that are not contiguous
+/// after a Concat of a tensor with itself). Every unit owns the same number of positions.</summary>
+public sealed record ExplicitMap : IndexMap
+{
+    private readonly long[][] _positions;
+    private readonly Dictionary<long, long> _owner = new();
+
+    /// <summary>Creates the map from each unit's positions (copied and sorted).</summary>
+    /// <exception cref="ArgumentException">Units own different numbers of positions, or a position is owned twice.</exception>
+    public ExplicitMap(IReadOnlyList<IReadOnlyList<long>> positions)
+    {
+        ArgumentNullException.ThrowIfNull(positions);
+        _positions = positions.Select(p => p.Order().ToArray()).ToArray();
+        PositionsPerUnit = _positions.Length == 0 ? 0 : _positions[0].Length;
+        for (int u = 0; u < _positions.Length; u++)
+        {
+            if (_positions[u].Length != PositionsPerUnit)
+                throw new ArgumentException($"Unit {u} owns {_positions[u].Length} positions, unit 0 owns {PositionsPerUnit}.", nameof(positions));
+            foreach (var p in _positions[u])
+                if (!_owner.TryAdd(p, u)) throw new ArgumentException($"Position {p} is owned by units {_owner[p]} and {u}.", nameof(positions));
+        }
+    }
+
+    /// <summary>Number of units.</summary>
+    public int Units => _positions.Length;
+
+    /// <inheritdoc/>
+    public override IEnumerable<long> Positions(long unit) => _positions[unit];
+    /// <inheritdoc/>
+    public override long? UnitOf(long position) => _owner.TryGetValue(position, out var u) ? u : null;
+    /// <inheritdoc/>
+    public override long PositionsPerUnit { get; }
+
+    /// <inheritdoc/>
+    public bool Equals(ExplicitMap? other) =>
+        other is not null && other._positions.Length == _positions.Length &&
+        _positions.Zip(other._positions).All(p => p.First.AsSpan().SequenceEqual(p.Second));
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => HashCode.Combine(_positions.Length, PositionsPerUnit);
+
+    /// <inheritdoc/>
+    public override string ToString() => $"ExplicitMap {{ Units = {Units}, PositionsPerUnit = {PositionsPerUnit} }}";
+}

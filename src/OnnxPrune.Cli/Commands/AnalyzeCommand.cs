@@ -1,0 +1,40 @@
+using System.CommandLine;
+using System.Text.Json;
+using OnnxPrune.Analysis;
+using OnnxPrune.Graph;
+
+namespace OnnxPrune.Cli.Commands;
+
+/// <summary><c>onnxprune analyze MODEL [--json]</c>: the pruning groups of a model.</summary>
+internal static class AnalyzeCommand
+{
+    public static Command Create()
+    {
+        var model = new Argument<FileInfo>("model") { Description = "The ONNX model file." };
+        var json = new Option<bool>("--json") { Description = "Print JSON instead of text." };
+        var command = new Command("analyze", "List the model's pruning groups (coupled channels, features, heads), what each couples, and why blocked ones are blocked.") { model, json };
+        command.SetAction(parse =>
+        {
+            var path = parse.GetValue(model)!.FullName;
+            var m = OnnxModel.Load(path);
+            var report = AnalysisReport.Of(m, DependencyAnalyzer.Analyze(m));
+            if (parse.GetValue(json)) Console.WriteLine(JsonSerializer.Serialize(report, Json.Options));
+            else PrintText(path, report);
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static void PrintText(string path, AnalysisReport r)
+    {
+        Console.WriteLine($"Model: {path}");
+        foreach (var g in r.Groups)
+        {
+            Console.WriteLine($"#{g.Id} {g.Kind} root {g.Root} ({g.RootOp}) ×{g.Size}, {g.Parameters:N0} params{(g.Blocked.Count > 0 ? " BLOCKED" : "")}");
+            foreach (var i in g.Items) Console.WriteLine($"    {i}");
+            foreach (var b in g.Blocked) Console.WriteLine($"    blocked: {b}");
+        }
+        Console.WriteLine($"Groups: {r.GroupCount}, prunable: {r.Prunable}, blocked: {r.BlockedCount}");
+        Console.WriteLine($"Prunable parameters: {r.PrunableParameters:N0} of {r.Parameters:N0} ({r.PrunableShare:P1})");
+    }
+}

@@ -1,0 +1,62 @@
+using OnnxPrune.Graph;
+using OnnxPrune.Tensors;
+
+namespace OnnxPrune.Analysis;
+
+/// <summary>One group as reported by <c>onnxprune analyze</c>.</summary>
+/// <param name="Id">Group id.</param>
+/// <param name="Kind">Unit kind.</param>
+/// <param name="Root">Root node name.</param>
+/// <param name="RootOp">Root node op type.</param>
+/// <param name="Size">Number of units.</param>
+/// <param name="Parameters">Parameters (floating-point constant elements) that belong to the group's units.</param>
+/// <param name="Items">The coupled edits, as text.</param>
+/// <param name="Blocked">Why the group may not be pruned; empty when prunable.</param>
+public sealed record GroupReport(int Id, string Kind, string Root, string RootOp, long Size, long Parameters, IReadOnlyList<string> Items, IReadOnlyList<string> Blocked);
+
+/// <summary>What <c>onnxprune analyze</c> reports: every group and a summary.</summary>
+/// <param name="Groups">All groups.</param>
+/// <param name="GroupCount">Number of groups.</param>
+/// <param name="Prunable">Number of prunable groups.</param>
+/// <param name="BlockedCount">Number of blocked groups.</param>
+/// <param name="Parameters">Total parameters (floating-point constant elements).</param>
+/// <param name="PrunableParameters">Parameters that belong to some prunable unit.</param>
+/// <param name="PrunableShare">PrunableParameters / Parameters.</param>
+public sealed record AnalysisReport(IReadOnlyList<GroupReport> Groups, int GroupCount, int Prunable, int BlockedCount, long Parameters, long PrunableParameters, double PrunableShare)
+{
+    /// <summary>Builds the report of an analysis of <paramref name="model"/>.</summary>
+    public static AnalysisReport Of(OnnxModel model, DependencyAnalysis analysis)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(analysis);
+        long total = model.Graph.Constants.Where(c => ElementTypes.IsFloatingPoint(c.ElementType)).Sum(c => c.ElementCount);
+        var reports = analysis.Groups.Select(g => new GroupReport(g.Id, g.Kind.ToString(), g.Root.DisplayName, g.Root.OpType, g.Size,
+            CoveredParameters([g]), g.Items.Select(i => i.ToString()).ToArray(), g.BlockedReasons)).ToArray();
+        long prunable = CoveredParameters(analysis.Prunable);
+        return new AnalysisReport(reports, reports.Length, analysis.Prunable.Count(), analysis.Blocked.Count(), total, prunable,
+            total == 0 ? 0 : (double)prunable / total);
+    }
+
+    /// <summary>Floating-point constant elements that lie in at least one unit slice of <paramref name="groups"/>.</summary>
+    public static long CoveredParameters(IEnumerable<PruningGroup> groups)
+    {
+        var covered = new Dictionary<Value, Dictionary<int, HashSet<long>>>();
+        foreach (var g in groups)
+            foreach (var item in g.ConstantSlices)
+            {
+                if (item.Value?.Constant is not { } c || !ElementTypes.IsFloatingPoint(c.ElementType)) continue;
+                if (!covered.TryGetValue(item.Value, out var axes)) covered[item.Value] = axes = new();
+                if (!axes.TryGetValue(item.Axis, out var set)) axes[item.Axis] = set = new();
+                for (long u = 0; u < g.Size; u++) foreach (var p in item.Map.Positions(u)) set.Add(p);
+            }
+        double sum = 0;
+        foreach (var (v, axes) in covered)
+        {
+            var shape = v.Constant!.Shape;
+            double untouched = 1;
+            foreach (var (axis, set) in axes) untouched *= 1 - (double)set.Count / shape[axis];
+            sum += v.Constant.ElementCount * (1 - untouched);
+        }
+        return (long)Math.Round(sum);
+    }
+}

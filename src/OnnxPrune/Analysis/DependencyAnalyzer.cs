@@ -1,0 +1,236 @@
+using OnnxPrune.Analysis.Rules;
+using OnnxPrune.Graph;
+
+namespace OnnxPrune.Analysis;
+
+/// <summary>The result of dependency analysis: immutable groups plus the shape facts they were built from.</summary>
+/// <param name="Groups">Every group, prunable or blocked, ordered by root node in graph order.</param>
+/// <param name="Shapes">Static shape facts.</param>
+public sealed record DependencyAnalysis(IReadOnlyList<PruningGroup> Groups, ShapeInfo Shapes)
+{
+    /// <summary>Groups that may be pruned.</summary>
+    public IEnumerable<PruningGroup> Prunable => Groups.Where(g => !g.IsBlocked);
+
+    /// <summary>Groups that may not be pruned.</summary>
+    public IEnumerable<PruningGroup> Blocked => Groups.Where(g => g.IsBlocked);
+}
+
+/// <summary>
+/// Finds every prunable unit of a model and groups them. Each channel-carrying dimension (value, axis) with a known
+/// size contributes one union-find element per position; op rules (<see cref="OpRule.Couple"/>) unite positions that
+/// must go together (identity, Concat/Split offsets, Flatten/Reshape blocks, heads). A connected component holding a
+/// position of a source dimension (Conv/ConvTranspose output channels, Gemm/MatMul output features) is one unit;
+/// units touching the same dimensions with the same multiplicities form one <see cref="PruningGroup"/>, whose items
+/// are read off the component: constant axes (ConstantSlice), declared activation shapes (ValueDim), target-shape and
+/// split constants (ShapeElement) and attributes (depthwise `group`).
+/// </summary>
+/// <remarks>Safety net: a group is blocked when it reaches a graph input or output, an op without a rule, a node
+/// whose rule neither couples nor acknowledges the dimension, or an axis a rule declares opaque (mixing ops,
+/// unmappable reshapes); the reasons name the node and value.</remarks>
+public sealed class DependencyAnalyzer
+{
+    private readonly OpRuleRegistry _rules;
+
+    /// <summary>Creates an analyser over a rule registry (default: <see cref="OpRuleRegistry.Default"/>).</summary>
+    public DependencyAnalyzer(OpRuleRegistry? rules = null) => _rules = rules ?? OpRuleRegistry.Default;
+
+    /// <summary>Analyses a model (not modified).</summary>
+    public static DependencyAnalysis Analyze(OnnxModel model) => new DependencyAnalyzer().Run(model);
+
+    /// <summary>Analyses a model (not modified).</summary>
+    public DependencyAnalysis Run(OnnxModel model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var graph = model.Graph;
+        long opset = model.GetOpset("");
+        var shapes = ShapeInference.Infer(graph, opset, _rules);
+        var order = GraphOrder.Topological(graph);
+        var units = new UnitGraph();
+        var acks = new HashSet<(Node, Value, int)>();
+        var ackAll = new HashSet<(Node, Value)>();
+        var opaqueValues = new Dictionary<Value, List<string>>();
+        foreach (var node in order)
+        {
+            if (node.ConstantOutput is not null) continue;
+            var rule = _rules.Find(node);
+            if (rule is null) continue;
+            var ctx = new CouplingContext(node, opset == 0 ? long.MaxValue : opset, units, shapes, acks, ackAll, opaqueValues);
+            try { rule.Couple(ctx); }
+            catch (Exception e) when (e is OnnxPruneException or ArgumentException or InvalidOperationException or IndexOutOfRangeException or OverflowException or NotSupportedException)
+            {
+                foreach (var v in node.Inputs.Concat(node.Outputs))
+                    if (v is not null) ctx.OpaqueValue(v, $"{node.OpType} node {node.DisplayName}: cannot analyse ({e.Message})");
+            }
+        }
+        CheckAcknowledged(units, acks, ackAll, opaqueValues);
+        var topo = new Dictionary<Node, int>();
+        for (int i = 0; i < order.Count; i++) topo[order[i]] = i;
+        return new DependencyAnalysis(BuildGroups(units, topo), shapes);
+    }
+
+    // Every registered dimension must be handled by its producer and every consumer; graph inputs/outputs are fixed.
+    private void CheckAcknowledged(UnitGraph units, HashSet<(Node, Value, int)> acks, HashSet<(Node, Value)> ackAll, Dictionary<Value, List<string>> opaqueValues)
+    {
+        foreach (var d in units.Dims)
+        {
+            var v = d.Value;
+            var reasons = d.OpaqueReasons;
+            if (v.IsGraphInput && v.Initializer is null) Add(reasons, $"'{v.Name}' is a graph input");
+            if (v.IsGraphOutput) Add(reasons, $"'{v.Name}' is a graph output");
+            if (opaqueValues.TryGetValue(v, out var vr)) foreach (var r in vr) Add(reasons, r);
+            if (v.Constant is null && v.Producer is { } p && !acks.Contains((p, v, d.Axis)) && !ackAll.Contains((p, v)))
+                Add(reasons, Unmapped(p, v, d.Axis, "writes"));
+            foreach (var c in v.Consumers.Distinct())
+            {
+                if (c.ImplicitInputs.Contains(v)) { Add(reasons, $"{c.OpType} node {c.DisplayName} reads '{v.Name}' inside a subgraph"); continue; }
+                if (!acks.Contains((c, v, d.Axis)) && !ackAll.Contains((c, v))) Add(reasons, Unmapped(c, v, d.Axis, "reads"));
+            }
+        }
+    }
+
+    private string Unmapped(Node n, Value v, int axis, string verb) => _rules.Find(n) is null
+        ? $"{(n.IsStandard ? "" : n.Domain + ".")}{n.OpType} node {n.DisplayName} {verb} '{v.Name}' and is not supported"
+        : $"{n.OpType} node {n.DisplayName} {verb} axis {axis} of '{v.Name}' but does not map it";
+
+    private static void Add(List<string> list, string reason)
+    {
+        if (!list.Contains(reason)) list.Add(reason);
+    }
+
+    private sealed class Component
+    {
+        public readonly SortedDictionary<int, List<long>> Positions = new(); // dim id → local positions
+    }
+
+    private static List<PruningGroup> BuildGroups(UnitGraph units, Dictionary<Node, int> topo)
+    {
+        var dims = units.Dims;
+        var components = new Dictionary<int, Component>();
+        var sourceRoots = new HashSet<int>();
+        foreach (var d in dims)
+        {
+            for (int i = 0; i < d.Size; i++)
+            {
+                int root = units.Root(d.Base + i);
+                if (!components.TryGetValue(root, out var c)) components[root] = c = new Component();
+                if (!c.Positions.TryGetValue(d.Id, out var list)) c.Positions[d.Id] = list = new List<long>();
+                list.Add(i);
+                if (d.SourceKind is not null) sourceRoots.Add(root);
+            }
+        }
+        // Units with the same footprint (dims and multiplicities) form one group.
+        var byFootprint = new Dictionary<string, List<Component>>(StringComparer.Ordinal);
+        foreach (var root in sourceRoots.Order())
+        {
+            var c = components[root];
+            var key = string.Join(";", c.Positions.Select(p => $"{p.Key}x{p.Value.Count}"));
+            if (!byFootprint.TryGetValue(key, out var list)) byFootprint[key] = list = new();
+            list.Add(c);
+        }
+        int Order(DimNode d) => d.Value.Producer is { } p && topo.TryGetValue(p, out var t) ? t : -1;
+        var drafts = new List<(DimNode Root, List<Component> Units, List<DimNode> Dims)>();
+        foreach (var list in byFootprint.Values)
+        {
+            var groupDims = list[0].Positions.Keys.Select(id => dims[id]).OrderBy(Order).ThenBy(d => d.Id).ToList();
+            var root = groupDims.Where(d => d.SourceKind is not null).OrderBy(d => d.SourceNode is { } n && topo.TryGetValue(n, out var t) ? t : int.MaxValue).ThenBy(d => d.Id).First();
+            var ordered = list.OrderBy(c => c.Positions[root.Id].Min()).ToList();
+            drafts.Add((root, ordered, groupDims));
+        }
+        drafts.Sort((a, b) =>
+        {
+            int ta = a.Root.SourceNode is { } na && topo.TryGetValue(na, out var x) ? x : int.MaxValue;
+            int tb = b.Root.SourceNode is { } nb && topo.TryGetValue(nb, out var y) ? y : int.MaxValue;
+            return ta != tb ? ta.CompareTo(tb) : a.Units[0].Positions[a.Root.Id].Min().CompareTo(b.Units[0].Positions[b.Root.Id].Min());
+        });
+
+        var groups = new List<PruningGroup>();
+        var shapeUses = new Dictionary<(Value, int), List<(int Group, Node Owner)>>();
+        foreach (var (root, unitList, groupDims) in drafts)
+        {
+            int id = groups.Count;
+            var items = new List<GroupItem>();
+            var reasons = new List<string>();
+            var seenShape = new HashSet<(Value, int)>();
+            var seenAttr = new HashSet<(Node, string, int)>();
+            // Depthwise convs carry their input's units through; only other sources make a residual stream.
+            var depthwise = groupDims.SelectMany(d => d.Attributes.Select(a => a.Node)).ToHashSet();
+            int sources = groupDims.Where(d => d.SourceKind is not null && !depthwise.Contains(d.SourceNode!)).Select(d => d.SourceNode).Distinct().Count();
+            foreach (var d in groupDims)
+            {
+                foreach (var r in d.OpaqueReasons) Add(reasons, r);
+                var perUnit = unitList.Select(c => (IReadOnlyList<long>)c.Positions[d.Id]).ToList();
+                var map = MapOf(perUnit, d.Size);
+                long k = perUnit[0].Count;
+                var v = d.Value;
+                if (v.Constant is not null)
+                    items.Add(new GroupItem { Kind = GroupItemKind.ConstantSlice, Value = v, Node = v.Consumers.FirstOrDefault(), Axis = d.Axis, Map = map, IsScored = d.Scored });
+                else if (v.HasType && v.Shape is { } s && d.Axis < s.Count)
+                    items.Add(new GroupItem { Kind = GroupItemKind.ValueDim, Value = v, Node = v.Producer, Axis = d.Axis, Map = map });
+                foreach (var (constant, index, owner) in d.ShapeElements)
+                {
+                    if (!shapeUses.TryGetValue((constant, index), out var uses)) shapeUses[(constant, index)] = uses = new();
+                    uses.Add((id, owner));
+                    if (seenShape.Add((constant, index)))
+                        items.Add(new GroupItem { Kind = GroupItemKind.ShapeElement, Value = constant, Node = owner, Axis = index, Factor = k });
+                    foreach (var c in constant.Consumers.Distinct())
+                        if (c.OpType is not ("Reshape" or "Concat" or "Unsqueeze" or "Squeeze" or "Cast" or "Identity" or "Split" or "Resize"))
+                            Add(reasons, $"shape constant '{constant.Name}' is also read by {c.OpType} node {c.DisplayName}");
+                    if (constant.IsGraphOutput) Add(reasons, $"shape constant '{constant.Name}' is a graph output");
+                }
+                foreach (var (node, name, element) in d.Attributes)
+                    if (seenAttr.Add((node, name, element)))
+                        items.Add(new GroupItem { Kind = GroupItemKind.Attribute, Node = node, AttributeName = name, Axis = Math.Max(element, 0), Factor = k, Value = element >= 0 ? v : null });
+            }
+            var rootNode = root.SourceNode!;
+            long rootPerUnit = unitList[0].Positions[root.Id].Count;
+            var kind = rootPerUnit > 1 ? GroupKind.AttentionHeads
+                : sources > 1 && root.SourceKind == GroupKind.Channels ? GroupKind.ResidualStream
+                : root.SourceKind == GroupKind.Features && IsTokenMlp(root) ? GroupKind.MlpHidden
+                : root.SourceKind!.Value;
+            groups.Add(new PruningGroup { Id = id, Kind = kind, Root = rootNode, Size = unitList.Count, Items = items, BlockedReasons = reasons });
+        }
+        // A shape constant element rewritten by different groups through different nodes cannot satisfy both.
+        foreach (var ((constant, index), uses) in shapeUses)
+        {
+            if (uses.Select(u => u.Group).Distinct().Count() < 2 || uses.Select(u => u.Owner).Distinct().Count() < 2) continue;
+            foreach (var g in uses.Select(u => u.Group).Distinct())
+            {
+                var reason = $"shape constant '{constant.Name}'[{index}] is shared by nodes of different groups";
+                if (!groups[g].BlockedReasons.Contains(reason))
+                    groups[g] = groups[g] with { BlockedReasons = groups[g].BlockedReasons.Append(reason).ToArray() };
+            }
+        }
+        return groups;
+    }
+
+    private static bool IsTokenMlp(DimNode root) => root.Axis >= 2;
+
+    /// <summary>The simplest index map that places each unit's positions (all units own the same count).</summary>
+    internal static IndexMap MapOf(IReadOnlyList<IReadOnlyList<long>> perUnit, long axisSize)
+    {
+        int n = perUnit.Count;
+        long k = perUnit[0].Count;
+        var sorted = perUnit.Select(p => p.Order().ToArray()).ToArray();
+        if (sorted.Any(p => p.Length != k)) throw new InvalidOperationException("units own different numbers of positions");
+        if (k == 1)
+        {
+            long off = sorted[0][0];
+            if (sorted.Select((p, u) => p[0] == off + u).All(x => x))
+                return off == 0 && n == axisSize ? IdentityMap.Instance : new OffsetMap(off, n);
+        }
+        else
+        {
+            long start = sorted[0][0];
+            bool block = true;
+            for (int u = 0; u < n && block; u++)
+                for (int j = 0; j < k && block; j++) block = sorted[u][j] == start + u * k + j;
+            if (block)
+                return start == 0 && n * k == axisSize ? new BlockMap(k) : new ComposedMap(new BlockMap(k), new OffsetMap(start, n * k));
+            bool interleave = n * k == axisSize;
+            for (int u = 0; u < n && interleave; u++)
+                for (int j = 0; j < k && interleave; j++) interleave = sorted[u][j] == u + (long)j * n;
+            if (interleave) return new InterleaveMap(n, k);
+        }
+        return new ExplicitMap(sorted);
+    }
+}

@@ -1,0 +1,65 @@
+using OnnxPrune.Graph;
+
+namespace OnnxPrune.Analysis.Rules;
+
+/// <summary>Conv: output channels are a source; input channels couple to the weight's axis 1 (group = 1) or, for a
+/// depthwise conv (group = input channels), to output-channel blocks of the channel multiplier, with `group` rewritten.</summary>
+public sealed class ConvRule : OpRule
+{
+    /// <inheritdoc/>
+    public override IReadOnlyList<string> OpTypes { get; } = ["Conv"];
+
+    /// <inheritdoc/>
+    public override void InferShapes(ShapeContext ctx)
+    {
+        var x = ctx.Input(0);
+        var w = ctx.Input(1);
+        if (x.Shape is null || w.Shape is null || x.Rank < 3) { ctx.SetOutput(0, x.ElementType, null); return; }
+        int spatial = x.Rank - 2;
+        var a = ctx.Node.Attributes;
+        var kernel = a.GetInts("kernel_shape") ?? w.Shape.Skip(2).Select(d => d.Value ?? 0).ToArray();
+        var strides = a.GetInts("strides") ?? Enumerable.Repeat(1L, spatial).ToArray();
+        var dil = a.GetInts("dilations") ?? Enumerable.Repeat(1L, spatial).ToArray();
+        var pads = a.GetInts("pads") ?? new long[2 * spatial];
+        var autoPad = a.GetString("auto_pad", "NOTSET")!;
+        var shape = new Dim[x.Rank];
+        shape[0] = x.Shape[0];
+        shape[1] = w.Shape[0];
+        for (int i = 0; i < spatial; i++)
+            shape[2 + i] = RuleHelpers.Window(x.Shape[2 + i], kernel[i], strides[i], dil[i], pads[i], pads[i + spatial], autoPad);
+        ctx.SetOutput(0, x.ElementType, shape);
+    }
+
+    /// <inheritdoc/>
+    public override void Couple(CouplingContext ctx)
+    {
+        var (x, w, b, y) = (ctx.In(0)!, ctx.In(1)!, ctx.In(2), ctx.Out(0)!);
+        ctx.Same(x, 0, y, 0);
+        ctx.Same(w, 0, y, 1);
+        ctx.Source(y, 1, GroupKind.Channels);
+        ctx.Scored(w, 0);
+        if (b is not null) ctx.Same(b, 0, y, 1);
+        long group = ctx.Node.Attributes.GetInt("group", 1);
+        var channels = ctx.Size(x, 1);
+        if (group == 1)
+        {
+            ctx.Same(w, 1, x, 1);
+            ctx.Scored(w, 1);
+        }
+        else if (channels == group && ctx.Size(y, 1) is long outChannels && outChannels % group == 0 && ctx.Size(w, 1) == 1)
+        {
+            // Depthwise (with channel multiplier m): input channel c feeds output channels [c·m, (c+1)·m).
+            ctx.Block(x, 1, y, 1, outChannels / group);
+            ctx.Acknowledge(w, 1);
+            ctx.Attribute(x, 1, "group");
+        }
+        else
+        {
+            var reason = $"{ctx.Where}: grouped convolution (group={group} over {channels?.ToString() ?? "?"} channels) is not depthwise";
+            ctx.Opaque(x, 1, reason);
+            ctx.Opaque(y, 1, reason);
+            ctx.Opaque(w, 0, reason);
+            ctx.Opaque(w, 1, reason);
+        }
+    }
+}

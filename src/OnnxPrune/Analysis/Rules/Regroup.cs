@@ -1,0 +1,91 @@
+using OnnxPrune.Graph;
+
+namespace OnnxPrune.Analysis.Rules;
+
+/// <summary>
+/// How a Reshape/Flatten regroups axes: the input and output axes are cut into segments of equal element count.
+/// A 1:1 segment couples its axes; a split (1 input axis → several) couples the input axis to the outer output
+/// axis with a block map (e.g. heads·dim → heads); a merge couples the outer input axis to the output axis with a
+/// block map (channel → flattened columns). Inner axes of splits and merges never carry units.
+/// </summary>
+internal static class Regroup
+{
+    public sealed record Segment(int[] In, int[] Out);
+
+    /// <summary>Cuts the shapes into segments; unknown dims must pair 1:1 (<paramref name="pairs"/> says whether input axis i
+    /// and output axis j are the same run-time size). Null when no consistent cut exists.</summary>
+    public static List<Segment>? Cut(IReadOnlyList<Dim> input, IReadOnlyList<Dim> output, Func<int, int, bool> pairs)
+    {
+        var segments = new List<Segment>();
+        int i = 0, j = 0;
+        while (i < input.Count || j < output.Count)
+        {
+            if (i < input.Count && input[i].Value == 1) { segments.Add(new([i], [])); i++; continue; }
+            if (j < output.Count && output[j].Value == 1) { segments.Add(new([], [j])); j++; continue; }
+            if (i >= input.Count || j >= output.Count) return null;
+            if (!input[i].IsKnown || !output[j].IsKnown)
+            {
+                if (!input[i].IsKnown && !output[j].IsKnown && pairs(i, j)) { segments.Add(new([i], [j])); i++; j++; continue; }
+                return null;
+            }
+            var ins = new List<int> { i };
+            var outs = new List<int> { j };
+            long pi = input[i++].Value!.Value, pj = output[j++].Value!.Value;
+            while (pi != pj)
+            {
+                if (pi < pj)
+                {
+                    if (i >= input.Count || !input[i].IsKnown) return null;
+                    pi *= input[i].Value!.Value; ins.Add(i++);
+                }
+                else
+                {
+                    if (j >= output.Count || !output[j].IsKnown) return null;
+                    pj *= output[j].Value!.Value; outs.Add(j++);
+                }
+            }
+            // Trailing size-1 axes stay in their own segments.
+            segments.Add(new(ins.ToArray(), outs.ToArray()));
+        }
+        return segments;
+    }
+
+    /// <summary>Declares the couplings of the segments. <paramref name="outputElement"/> handles the output axis of a
+    /// segment whose size changes with pruning (target-shape rewrites); it returns false when the size cannot follow.</summary>
+    public static void Couple(CouplingContext ctx, Value x, Value y, List<Segment> segments, Func<int, bool> outputElement)
+    {
+        foreach (var s in segments)
+        {
+            var ins = s.In.Where(a => ctx.Size(x, a) != 1).ToArray();
+            var outs = s.Out.Where(a => ctx.Size(y, a) != 1).ToArray();
+            foreach (var a in s.In.Except(ins)) ctx.Acknowledge(x, a);
+            foreach (var a in s.Out.Except(outs)) ctx.Acknowledge(y, a);
+            if (ins.Length == 0 && outs.Length == 0) continue;
+            if (ins.Length == 1 && outs.Length == 1)
+            {
+                ctx.Same(x, ins[0], y, outs[0]);
+                if (!outputElement(outs[0])) ctx.Opaque(y, outs[0], $"{ctx.Where}: target size of axis {outs[0]} is computed at run time in a way that cannot be mapped");
+            }
+            else if (ins.Length == 1)
+            {
+                long inner = outs.Skip(1).Aggregate(1L, (p, a) => p * ctx.Size(y, a)!.Value);
+                ctx.Block(y, outs[0], x, ins[0], inner);
+                if (!outputElement(outs[0])) ctx.Opaque(y, outs[0], $"{ctx.Where}: target size of axis {outs[0]} is computed at run time in a way that cannot be mapped");
+                foreach (var a in outs.Skip(1)) ctx.Opaque(y, a, $"{ctx.Where}: axis {a} is an inner axis of a split");
+            }
+            else if (outs.Length == 1)
+            {
+                long inner = ins.Skip(1).Aggregate(1L, (p, a) => p * ctx.Size(x, a)!.Value);
+                ctx.Block(x, ins[0], y, outs[0], inner);
+                if (!outputElement(outs[0])) ctx.Opaque(y, outs[0], $"{ctx.Where}: target size of axis {outs[0]} is computed at run time in a way that cannot be mapped");
+                foreach (var a in ins.Skip(1)) ctx.Opaque(x, a, $"{ctx.Where}: axis {a} is an inner axis of a merge");
+            }
+            else
+            {
+                var reason = $"{ctx.Where} regroups axes [{string.Join(",", ins)}] into [{string.Join(",", outs)}]";
+                foreach (var a in ins) ctx.Opaque(x, a, reason);
+                foreach (var a in outs) ctx.Opaque(y, a, reason);
+            }
+        }
+    }
+}

@@ -1,0 +1,42 @@
+using OnnxPrune.Graph;
+using OnnxPrune.Tensors;
+
+namespace OnnxPrune.Analysis.Rules;
+
+/// <summary>What an <see cref="OpRule"/> sees while inferring shapes for one node.</summary>
+public sealed class ShapeContext
+{
+    private readonly Dictionary<Value, TensorInfo> _infos;
+
+    internal ShapeContext(Node node, Dictionary<Value, TensorInfo> infos, long opset)
+    {
+        Node = node;
+        _infos = infos;
+        Opset = opset;
+    }
+
+    /// <summary>The node.</summary>
+    public Node Node { get; }
+
+    /// <summary>The default-domain opset (long.MaxValue when not given).</summary>
+    public long Opset { get; }
+
+    /// <summary>Facts about input <paramref name="index"/> (unknown when absent).</summary>
+    public TensorInfo Input(int index) => Node.Input(index) is { } v ? _infos.GetValueOrDefault(v) ?? TensorInfo.Unknown : TensorInfo.Unknown;
+
+    /// <summary>Number of inputs (including omitted ones).</summary>
+    public int InputCount => Node.Inputs.Count;
+
+    /// <summary>The known values of a small integer input (e.g. a Reshape target), or null.</summary>
+    public long[]? InputValues(int index) => Input(index).KnownValues;
+
+    /// <summary>Sets output <paramref name="index"/>.</summary>
+    public void SetOutput(int index, TensorInfo info)
+    {
+        if (Node.Output(index) is { } v) _infos[v] = info;
+    }
+
+    /// <summary>Sets output <paramref name="index"/> from a type and shape.</summary>
+    public void SetOutput(int index, ElementType type, IReadOnlyList<Dim>? shape, IReadOnlyList<TrackedElement>? elements = null) =>
+        SetOutput(index, new TensorInfo(type, shape, elements));
+}
