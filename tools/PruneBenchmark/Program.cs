@@ -40,8 +40,7 @@ if (generated)
     inputs.Add(path);
 }
 
-var pruner = Backend.CreatePruner();
-if (pruner is null) Console.Error.WriteLine("note: no dependency analyser in this build; analyse/prune columns are n/a and latency is measured on the original only");
+Pruner? pruner = Pruner.Default;
 
 var rows = new List<string[]>();
 string[] header = ["model", "MB", "load ms", "analyse+prune ms", "save ms", "params", "params after", "MACs", "MACs ratio", "ORT ms", "ORT ms after", "latency ratio"];
@@ -116,13 +115,6 @@ static string FindRepoRoot()
     for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
         if (File.Exists(Path.Combine(d.FullName, "OnnxPrune.sln"))) return d.FullName;
     return Directory.GetCurrentDirectory();
-}
-
-/// <summary>Where the benchmark gets its pipeline (the dependency analyser and surgery of the analysis stage).</summary>
-internal static class Backend
-{
-    /// <summary>The pipeline, or null while the analysis stage is not in this build.</summary>
-    public static Pruner? CreatePruner() => null;
 }
 
 /// <summary>A VGG-style CNN with ≈ 30.7 M float weights (≈ 123 MB): conv 256→1024, three conv 1024→1024 (3×3, BN, Relu), GAP, Gemm.</summary>

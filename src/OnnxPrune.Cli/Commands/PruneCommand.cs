@@ -68,12 +68,12 @@ internal static class PruneCommand
                 },
                 Cost = new CostOptions { Dims = ParseDims(parse.GetValue(dims)!) },
             };
+            if (parse.GetValue(verify))
+                options = options with { Verify = new VerificationOptions { Seed = unchecked((int)s), Dims = options.Cost.Dims } };
             var inPath = parse.GetValue(input)!.FullName;
             var outPath = parse.GetValue(output)!.FullName;
             var model = OnnxModel.Load(inPath);
-            var result = await PruningBackend.Create().PruneAsync(model, options, new StderrProgress(), ct);
-            if (parse.GetValue(verify))
-                result = result with { Verification = PruningBackend.Verify(inPath, model, result, s) };
+            var result = await Pruner.Default.PruneAsync(model, options, new StderrProgress(), ct);
             model.Save(outPath);
             if (parse.GetValue(report) is { } reportFile) WriteReport(reportFile.FullName, inPath, outPath, result);
             PrintSummary(inPath, outPath, result);
@@ -128,7 +128,8 @@ internal static class PruneCommand
         Console.WriteLine($"Pruned {Path.GetFileName(inPath)} → {outPath}");
         Console.WriteLine($"  criterion {r.Criterion}, {r.Budget}; {pruned} of {r.Groups.Count} groups pruned, {blocked} blocked");
         Console.WriteLine($"  parameters {r.Before.Parameters,14:N0} → {r.After.Parameters,14:N0}  ({r.ParameterRatio:P1})");
-        Console.WriteLine($"  MACs       {r.Before.Macs,14:N0} → {r.After.Macs,14:N0}  ({r.MacsRatio:P1}){(r.MacsComplete ? "" : $"  incomplete: give --dim {string.Join(", ", r.MissingDims)}")}");
+        if (r.MacsComplete) Console.WriteLine($"  MACs       {r.Before.Macs,14:N0} → {r.After.Macs,14:N0}  ({r.MacsRatio:P1})");
+        else Console.WriteLine($"  MACs       unknown: give --dim {string.Join(" ", r.MissingDims.Select(d => d + "=VALUE"))} (counted part: {r.Before.Macs:N0} → {r.After.Macs:N0})");
         Console.WriteLine($"  bytes      {r.Before.WeightBytes,14:N0} → {r.After.WeightBytes,14:N0}  ({r.WeightBytesRatio:P1})");
         Console.WriteLine($"  time       {r.TimingsMs.Values.Sum():N0} ms ({string.Join(", ", r.TimingsMs.Select(t => $"{t.Key} {t.Value:N0}"))})");
         if (r.Verification is { } v)

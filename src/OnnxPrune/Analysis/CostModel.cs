@@ -69,8 +69,8 @@ public sealed record CostOptions
 /// Conv <c>numel(Y)·(C_in/group)·∏k</c> (= numel(Y)·∏W.shape[1:], so depthwise is numel(Y)·∏k);
 /// ConvTranspose <c>numel(X)·(C_out/group)·∏k</c>; Gemm <c>M·N·K</c>; MatMul <c>numel(Y)·K</c> (batched, broadcast).
 /// Bias adds, activations, normalisation and pooling are not counted (the usual convention; they are &lt;2% of a CNN).
-/// Shapes come from declared value shapes (symbolic dims resolved through <see cref="CostOptions"/>), else from a
-/// small propagation; a MAC op whose shapes stay unknown is listed in <see cref="UncountedNodes"/>.
+/// Shapes come from the analysis stage's <see cref="ShapeInference"/> where fully known, else from declared value
+/// shapes (symbolic dims resolved through <see cref="CostOptions"/>), else from a small built-in propagation; a MAC op whose shapes stay unknown is listed in <see cref="UncountedNodes"/>.
 /// <para>Prediction (<see cref="Estimate"/>): parameters and bytes are exact given the groups' items. MACs scale each
 /// counted node by the kept fraction of every sliced axis of its weight constants, which is exact for Conv, Gemm and
 /// MatMul whose weights are constants; MatMuls between two activations (attention scores) are not rescaled.</para>
@@ -86,7 +86,7 @@ public sealed class CostModel
     {
         var graph = model.Graph;
         _constants = graph.Constants.Where(c => ElementTypes.IsFloatingPoint(c.ElementType)).ToList();
-        var shapes = new ConcreteShapes(graph, options.Dims, options.Batch, options.Shapes);
+        var shapes = new ConcreteShapes(graph, options.Dims, options.Batch, options.Shapes ?? InferredShapes(model));
         MissingDims = shapes.MissingDims.ToArray();
         long parameters = 0, bytes = 0, macs = 0;
         foreach (var c in _constants)
@@ -213,6 +213,14 @@ public sealed class CostModel
         double macs = Total.Macs;
         foreach (var (node, f) in macFactor) macs -= _macs[node] * (1 - f);
         return new ModelCost(parameters, bytes, (long)Math.Round(macs));
+    }
+
+    // The analysis stage's shape inference, where it gives fully known shapes (symbolic dims fall back to declared
+    // shapes resolved through the dims map and the built-in propagation).
+    private static Func<Value, long[]?> InferredShapes(OnnxModel model)
+    {
+        var info = ShapeInference.Infer(model.Graph, model.GetOpset());
+        return v => info[v].Shape is { } s && s.All(d => d.IsKnown) ? s.Select(d => d.Value!.Value).ToArray() : null;
     }
 
     // Counted nodes that read the constant as a weight operand (Conv/ConvTranspose input 1, Gemm/MatMul input 0 or 1).

@@ -18,6 +18,8 @@ public enum PruneStage
     Surgery,
     /// <summary>Counting the pruned model.</summary>
     Count,
+    /// <summary>Comparing the pruned model with the masked reference on ONNX Runtime.</summary>
+    Verify,
 }
 
 /// <summary>Progress of a pruning run.</summary>
@@ -43,6 +45,10 @@ public sealed record PruneOptions
 
     /// <summary>Input batches for data-driven criteria.</summary>
     public IImportanceDataProvider? Data { get; init; }
+
+    /// <summary>When set, the pruned model is checked against the masked reference on ONNX Runtime
+    /// (<see cref="EquivalenceCheck"/>); the result goes to <see cref="PruneReport.Verification"/>.</summary>
+    public VerificationOptions? Verify { get; init; }
 }
 
 /// <summary>Produces a model's pruning groups (the dependency analyser).</summary>
@@ -59,6 +65,9 @@ public sealed class Pruner
 {
     private readonly GroupAnalyzer _analyze;
     private readonly MaskSurgery _surgery;
+
+    /// <summary>The pipeline over <see cref="DependencyAnalyzer"/> and <see cref="PruningSurgery"/>.</summary>
+    public static Pruner Default { get; } = new(model => DependencyAnalyzer.Analyze(model).Groups, (model, masks) => PruningSurgery.Apply(model, masks));
 
     /// <summary>Creates a pipeline over an analyser and a surgery.</summary>
     public Pruner(GroupAnalyzer analyze, MaskSurgery surgery)
@@ -97,6 +106,13 @@ public sealed class Pruner
         Lap("plan");
         cancellationToken.ThrowIfCancellationRequested();
 
+        OnnxModel? reference = null;
+        if (options.Verify is not null)
+        {
+            reference = MaskedReference.Build(model, plan.Masks);
+            Lap("reference");
+        }
+
         progress?.Report(new PruneProgress(PruneStage.Surgery, $"removing {plan.RemovedUnits} units"));
         _surgery(model, plan.Masks);
         Lap("surgery");
@@ -104,6 +120,14 @@ public sealed class Pruner
         progress?.Report(new PruneProgress(PruneStage.Count, "counting the pruned model"));
         var after = CostModel.Of(model, options.Cost);
         Lap("countAfter");
+
+        VerificationResult? verification = null;
+        if (reference is not null)
+        {
+            progress?.Report(new PruneProgress(PruneStage.Verify, "comparing with the masked reference on ONNX Runtime"));
+            verification = EquivalenceCheck.Run(reference, model, options.Verify, cancellationToken);
+            Lap("verify");
+        }
 
         return new PruneReport
         {
@@ -119,6 +143,7 @@ public sealed class Pruner
             MacsComplete = before.MacsComplete,
             MissingDims = before.MissingDims,
             TimingsMs = timings,
+            Verification = verification,
         };
     }
 

@@ -57,3 +57,60 @@ public class PruneCommandTests
         Assert.That(root.GetProperty("timingsMs").GetProperty("analyze").GetDouble(), Is.EqualTo(1.5));
     }
 }
+
+/// <summary>The prune verb end to end on a real model, through the same root command and exit-code mapping as the tool.</summary>
+public class PruneEndToEndTests
+{
+    private static int Run(params string[] args)
+    {
+        var root = new System.CommandLine.RootCommand { PruneCommand.Create() };
+        return OnnxPrune.Cli.ExitCodes.Invoke(root, args);
+    }
+
+    [Test]
+    public void ResNet20HalfChannelsL2KeepsAtMost35PercentOfParametersAndMatchesTheMaskedReference()
+    {
+        var dir = TestPaths.TempDir();
+        string output = Path.Combine(dir, "out.onnx"), report = Path.Combine(dir, "report.json");
+        int code = Run("prune", TestPaths.SharedModel("resnet20_cifar10_sclbl.onnx"), output, "--criterion", "l2", "--ratio", "0.5", "--verify", "--report", report);
+        Assert.That(code, Is.Zero);
+        using var doc = JsonDocument.Parse(File.ReadAllText(report));
+        var r = doc.RootElement;
+        long before = r.GetProperty("before").GetProperty("parameters").GetInt64();
+        long after = r.GetProperty("after").GetProperty("parameters").GetInt64();
+        Assert.That(before, Is.EqualTo(271690), "the issue's reference count");
+        Assert.That(after, Is.LessThanOrEqualTo(0.35 * before));
+        Assert.That(r.GetProperty("verification").GetProperty("maxRelativeDifference").GetDouble(), Is.LessThanOrEqualTo(1e-5));
+        // The saved file is the pruned model, and its own count agrees with the report.
+        Assert.That(ModelSummary.Of(OnnxPrune.Graph.OnnxModel.Load(output)).Parameters, Is.EqualTo(after));
+        // Every prunable group lost half its units (round(n/2) kept).
+        foreach (var g in r.GetProperty("groups").EnumerateArray().Where(g => g.GetProperty("status").GetString() == "pruned"))
+            Assert.That(g.GetProperty("kept").GetInt64(), Is.EqualTo((long)Math.Round(g.GetProperty("total").GetInt64() * 0.5, MidpointRounding.AwayFromZero)));
+    }
+
+    [Test]
+    public async Task TargetMacsOnResNet20IsMetAndPredictedExactly()
+    {
+        var model = OnnxPrune.Graph.OnnxModel.Load(TestPaths.SharedModel("resnet20_cifar10_sclbl.onnx"));
+        long target = 20_000_000; // about half of 40.8 M
+        var report = await Pruner.Default.PruneAsync(model, new PruneOptions
+        {
+            Criterion = new OnnxPrune.Pruning.Importance.MagnitudeCriterion(1),
+            Budget = new TargetBudget(CostMetric.Macs, target),
+            Planner = new PlannerOptions { RoundTo = 2 },
+        });
+        Assert.That(report.After.Macs, Is.LessThanOrEqualTo(target));
+        Assert.That(report.After.Macs, Is.GreaterThan(target * 0.9), "no needless over-pruning");
+        Assert.That(report.Estimated, Is.EqualTo(report.After), "convs with constant weights: prediction is exact");
+        Assert.That(report.Groups.Where(g => g.Status == GroupStatus.Pruned).Select(g => g.Kept % 2), Is.All.Zero);
+    }
+
+    [Test]
+    public void UnreachableTargetExitsWithThePruningConstraintCode()
+    {
+        var dir = TestPaths.TempDir();
+        int code = Run("prune", TestPaths.SharedModel("resnet20_cifar10_sclbl.onnx"), Path.Combine(dir, "out.onnx"), "--target-params", "100");
+        Assert.That(code, Is.EqualTo(OnnxPrune.Cli.ExitCodes.PruningConstraint));
+        Assert.That(File.Exists(Path.Combine(dir, "out.onnx")), Is.False, "nothing is written");
+    }
+}
