@@ -13,7 +13,7 @@ namespace OnnxPrune.Pruning;
 public sealed record PrunedGroupReport(int Id, GroupKind Kind, string Root, long Kept, long Total, GroupStatus Status, string? Reason);
 
 /// <summary>Result of an equivalence check of the pruned model against the masked original.</summary>
-/// <param name="MaxRelativeDifference">max |pruned − reference| / max(|reference|, floor) over all outputs and inputs tried.</param>
+/// <param name="MaxRelativeDifference">max|pruned − reference| / max(max|reference|, floor) per output, largest over all outputs and inputs tried.</param>
 /// <param name="Samples">Random input sets tried.</param>
 /// <param name="Passed">True when within <paramref name="Tolerance"/>.</param>
 /// <param name="Tolerance">The threshold used.</param>

@@ -46,6 +46,34 @@ public class PrunerTests
         Assert.That(cut, Is.False);
     }
 
+    [Test]
+    public async Task VerificationPassesForAnHonestCutAndCatchesAWrongOne()
+    {
+        async Task<VerificationResult> Run(MaskSurgery surgery)
+        {
+            var t = BuildTwoConvs(w1: [1, -2, 0.5f, 0.5f, -3, 4], b1: [0.5f, -1, 0], w2: [1, 0, 2, -1, 1, 0], cin: 2, c1: 3, c2: 2);
+            // Only conv1's channels: conv2's are the graph output's (the analyser blocks such groups).
+            var report = await new Pruner(_ => [t.Conv1], surgery).PruneAsync(t.Model, new PruneOptions
+            {
+                Criterion = new MagnitudeCriterion(2), Budget = new UniformRatioBudget(0.5), Verify = new VerificationOptions { Seed = 3 },
+            });
+            return report.Verification!;
+        }
+        var honest = await Run(SliceOnlySurgery.Apply);
+        Assert.That(honest.Passed, Is.True);
+        Assert.That(honest.MaxRelativeDifference, Is.LessThanOrEqualTo(1e-6));
+        var wrong = await Run((m, masks) =>
+        {
+            SliceOnlySurgery.Apply(m, masks);
+            var w1 = m.Graph.GetValue("w1").Constant!;
+            var data = w1.Data;
+            data.AsSpan<float>()[0] += 0.5f; // a kept weight changes: no longer the masked original
+            w1.Data = data;
+        });
+        Assert.That(wrong.Passed, Is.False);
+        Assert.That(wrong.MaxRelativeDifference, Is.GreaterThan(1e-2));
+    }
+
     private sealed class Recorder(List<PruneProgress> events) : IProgress<PruneProgress>
     {
         public void Report(PruneProgress value) => events.Add(value);
