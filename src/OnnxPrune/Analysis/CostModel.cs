@@ -86,7 +86,7 @@ public sealed class CostModel
     {
         var graph = model.Graph;
         _constants = graph.Constants.Where(c => ElementTypes.IsFloatingPoint(c.ElementType)).ToList();
-        var shapes = new ConcreteShapes(graph, options.Dims, options.Batch, options.Shapes ?? InferredShapes(model));
+        var shapes = new ConcreteShapes(graph, options.Dims, options.Batch, options.Shapes ?? InferredShapes(model, options));
         MissingDims = shapes.MissingDims.ToArray();
         long parameters = 0, bytes = 0, macs = 0;
         foreach (var c in _constants)
@@ -217,10 +217,22 @@ public sealed class CostModel
 
     // The analysis stage's shape inference, where it gives fully known shapes (symbolic dims fall back to declared
     // shapes resolved through the dims map and the built-in propagation).
-    private static Func<Value, long[]?> InferredShapes(OnnxModel model)
+    private static Func<Value, long[]?> InferredShapes(OnnxModel model, CostOptions options)
     {
         var info = ShapeInference.Infer(model.Graph, model.GetOpset());
-        return v => info[v].Shape is { } s && s.All(d => d.IsKnown) ? s.Select(d => d.Value!.Value).ToArray() : null;
+        // Symbolic dims resolve through the dims map; a data input's symbolic first dim (the batch) is the batch.
+        var symbols = new Dictionary<string, long>(options.Dims, StringComparer.Ordinal);
+        foreach (var input in model.Graph.DataInputs)
+            if (input.Shape is [{ Param: { } batch }, ..]) symbols.TryAdd(batch, options.Batch);
+        long? Resolve(Dim d) => d.Value ?? (d.Param is { } p && symbols.TryGetValue(p, out var v) ? v : null);
+        return v =>
+        {
+            if (info[v].Shape is not { } s) return null;
+            var result = new long[s.Count];
+            for (int i = 0; i < s.Count; i++)
+                if (Resolve(s[i]) is long d) result[i] = d; else return null;
+            return result;
+        };
     }
 
     // Counted nodes that read the constant as a weight operand (Conv/ConvTranspose input 1, Gemm/MatMul input 0 or 1).

@@ -104,6 +104,20 @@ public class CostModelTests
         Assert.That(cost.Total.Macs, Is.EqualTo(expected));
     }
 
+    [TestCaseSource(typeof(TestPaths), nameof(TestPaths.SharedModelNames))]
+    public void EverySharedModelsMacsAreCompleteOnceItsInputDimsAreGiven(string file)
+    {
+        var model = OnnxModel.Load(TestPaths.SharedModel(file));
+        var dims = new Dictionary<string, long>();
+        foreach (var input in model.Graph.DataInputs)
+            for (int i = 1; i < (input.Shape?.Count ?? 0); i++)
+                if (input.Shape![i].Param is { } p) dims[p] = 64;
+        var cost = CostModel.Of(model, new CostOptions { Dims = dims });
+        Assert.That(cost.UncountedNodes.Select(n => n.DisplayName), Is.Empty);
+        Assert.That(cost.Total.Macs, Is.GreaterThan(0));
+        Assert.That(cost.NodeMacs.Keys, Is.EquivalentTo(model.Graph.Nodes.Where(n => n.OpType is "Conv" or "ConvTranspose" or "Gemm" or "MatMul")));
+    }
+
     [Test]
     public void Fp16WeightsCountTwoBytes()
     {
