@@ -184,7 +184,7 @@ public sealed class DependencyAnalyzer
             var rootNode = root.SourceNode!;
             long rootPerUnit = unitList[0].Positions[root.Id].Count;
             var kind = rootPerUnit > 1 ? GroupKind.AttentionHeads
-                : sources > 1 && root.SourceKind == GroupKind.Channels ? GroupKind.ResidualStream
+                : sources > 1 ? GroupKind.ResidualStream
                 : root.SourceKind == GroupKind.Features && IsTokenMlp(root) ? GroupKind.MlpHidden
                 : root.SourceKind!.Value;
             groups.Add(new PruningGroup { Id = id, Kind = kind, Root = rootNode, Size = unitList.Count, Items = items, BlockedReasons = reasons });

@@ -1,0 +1,142 @@
+using OnnxPrune.Analysis;
+using OnnxPrune.Graph;
+using OnnxPrune.Pruning;
+using OnnxPrune.Tensors;
+using OnnxPrune.Tests.Pruning;
+
+namespace OnnxPrune.Tests.Analysis;
+
+/// <summary>Analysis facts checked by construction on real and built graphs.</summary>
+public class DependencyAnalyzerTests
+{
+    private static GroupItem? SliceOf(PruningGroup g, Value v, int axis) =>
+        g.ConstantSlices.FirstOrDefault(i => i.Value == v && i.Axis == axis);
+
+    private static PruningGroup GroupWithSlice(DependencyAnalysis a, Value v, int axis) =>
+        a.Groups.Single(g => SliceOf(g, v, axis) is not null);
+
+    // Walks back through Relu/BatchNormalization to the Conv that writes a value, or null (an Add: the stream itself).
+    private static Node? Writer(Value v)
+    {
+        for (var n = v.Producer; n is not null; n = n.Input(0)!.Producer)
+        {
+            if (n.OpType == "Conv") return n;
+            if (n.OpType is not ("Relu" or "BatchNormalization")) return null;
+        }
+        return null;
+    }
+
+    [Test]
+    public void Resnet20ResidualStreamsCoupleEveryConvThatReadsOrWritesThem()
+    {
+        var model = OnnxModel.Load(TestPaths.SharedModel("resnet20_cifar10_sclbl.onnx"));
+        var a = DependencyAnalyzer.Analyze(model);
+        var adds = model.Graph.Nodes.Where(n => n.OpType == "Add").ToList();
+        Assert.That(adds, Has.Count.EqualTo(9));
+        // Streams by channel count: writers are the convs feeding the Adds; readers the convs reading an Add's Relu.
+        var writers = new Dictionary<long, HashSet<Node>>();
+        var readers = new Dictionary<long, HashSet<Node>>();
+        foreach (var add in adds)
+        {
+            foreach (var input in add.Inputs)
+                if (Writer(input!) is { } conv)
+                {
+                    long c = conv.Input(1)!.Constant!.Shape[0];
+                    (writers.TryGetValue(c, out var s) ? s : writers[c] = new()).Add(conv);
+                }
+            foreach (var relu in add.Output(0)!.Consumers.Where(n => n.OpType == "Relu"))
+                foreach (var conv in relu.Output(0)!.Consumers.Where(n => n.OpType == "Conv"))
+                {
+                    long c = conv.Input(1)!.Constant!.Shape[1];
+                    (readers.TryGetValue(c, out var s) ? s : readers[c] = new()).Add(conv);
+                }
+        }
+        Assert.That(writers.Keys.Order(), Is.EqualTo(new long[] { 16, 32, 64 }));
+        foreach (var (channels, convs) in writers)
+        {
+            var group = GroupWithSlice(a, convs.First().Input(1)!, 0);
+            Assert.That(group.Size, Is.EqualTo(channels));
+            Assert.That(group.Kind, Is.EqualTo(GroupKind.ResidualStream));
+            Assert.That(group.IsBlocked, Is.False);
+            foreach (var w in convs) Assert.That(SliceOf(group, w.Input(1)!, 0), Is.Not.Null, $"writer {w.DisplayName}");
+            foreach (var r in readers.GetValueOrDefault(channels) ?? new()) Assert.That(SliceOf(group, r.Input(1)!, 1), Is.Not.Null, $"reader {r.DisplayName}");
+            Assert.That(group.ConstantSlices.Count(i => i.Axis == 0 && i.Value!.Constant!.Shape.Count == 4), Is.EqualTo(convs.Count), "no other conv writes the stream");
+        }
+    }
+
+    [Test]
+    public void DepthwiseConvCouplesItsInputAndOutputChannelsAndGroup()
+    {
+        var f = new ModelFactory(new Random(1));
+        var x = f.B.Input("x", ElementType.Float, 1, 3, 8, 8);
+        var stem = f.B.Relu(f.Conv(x, 3, 8));
+        var dwW = f.W("dw", 8, 1, 3, 3);
+        var dw = f.B.Conv(stem, dwW, f.W("dwb", 8), pads: [1, 1, 1, 1], group: 8);
+        var y = f.Conv(f.B.Relu(f.BN(dw, 8)), 8, 4, 1);
+        f.B.Output(y, ElementType.Float, 1, 4, 8, 8);
+        var model = f.B.Build();
+        var a = DependencyAnalyzer.Analyze(model);
+        var g = GroupWithSlice(a, dwW, 0);
+        Assert.That(g.IsBlocked, Is.False);
+        Assert.That(g.Size, Is.EqualTo(8));
+        Assert.That(g.Root, Is.EqualTo(stem.Producer!.Input(0)!.Producer), "the stem conv creates the units");
+        Assert.That(SliceOf(g, stem.Producer!.Input(0)!.Producer!.Input(1)!, 0), Is.Not.Null);
+        Assert.That(SliceOf(g, y.Producer!.Input(1)!, 1), Is.Not.Null, "pointwise conv input channels");
+        var attr = g.Items.Single(i => i.Kind == GroupItemKind.Attribute);
+        Assert.That((attr.Node, attr.AttributeName, attr.Factor), Is.EqualTo((dw.Producer, "group", 1L)));
+        Assert.That(a.Groups.Count(x => x.Root == dw.Producer), Is.Zero, "the depthwise conv is no root of its own");
+
+        var outcome = Oracle.Check(model, new Random(2));
+        Assert.That(dw.Producer!.Attributes.GetInt("group", 0), Is.EqualTo(4));
+        Assert.That(dwW.Constant!.Shape, Is.EqualTo(new long[] { 4, 1, 3, 3 }));
+        Assert.That(outcome.MaxRelativeDiff, Is.LessThanOrEqualTo(Oracle.Tolerance));
+    }
+
+    [Test]
+    public void SqueezeExciteHiddenChannelsAreTheirOwnGroupAndTheMulCouplesTheMainPath()
+    {
+        var f = new ModelFactory(new Random(3));
+        var x = f.B.Input("x", ElementType.Float, 1, 3, 8, 8);
+        var main = f.HardSwish(f.BN(f.Conv(x, 3, 8), 8));
+        var squeeze = f.Conv(f.B.GlobalAveragePool(main), 8, 2, 1);
+        var excite = f.Conv(f.B.Relu(squeeze), 2, 8, 1);
+        var scaled = f.B.Mul(main, f.B.Op("HardSigmoid", [excite], ("alpha", 0.2f), ("beta", 0.5f)));
+        var y = f.Conv(scaled, 8, 4);
+        f.B.Output(y, ElementType.Float, 1, 4, 8, 8);
+        var model = f.B.Build();
+        var a = DependencyAnalyzer.Analyze(model);
+        var mainGroup = GroupWithSlice(a, main.Producer!.Input(0)!.Producer!.Input(0)!.Producer!.Input(1)!, 0);
+        Assert.That(SliceOf(mainGroup, excite.Producer!.Input(1)!, 0), Is.Not.Null, "SE expand conv output channels");
+        Assert.That(SliceOf(mainGroup, squeeze.Producer!.Input(1)!, 1), Is.Not.Null, "SE squeeze conv input channels");
+        Assert.That(SliceOf(mainGroup, y.Producer!.Input(1)!, 1), Is.Not.Null);
+        var hidden = GroupWithSlice(a, squeeze.Producer!.Input(1)!, 0);
+        Assert.That(hidden, Is.Not.SameAs(mainGroup));
+        Assert.That(hidden.Size, Is.EqualTo(2));
+        Assert.That(SliceOf(hidden, excite.Producer!.Input(1)!, 1), Is.Not.Null);
+        Assert.That(a.Prunable.Count(), Is.EqualTo(2));
+        Assert.That(Oracle.Check(model, new Random(4)).MaxRelativeDiff, Is.LessThanOrEqualTo(Oracle.Tolerance));
+    }
+
+    [Test]
+    public void ConcatAndFlattenGiveOffsetAndBlockMaps()
+    {
+        var f = new ModelFactory(new Random(5));
+        var x = f.B.Input("x", ElementType.Float, "N", 3, 4, 4);
+        var a1 = f.B.Relu(f.Conv(x, 3, 5));
+        var a2 = f.B.Relu(f.Conv(x, 3, 6));
+        var cat = f.B.Concat(1, a1, a2);
+        var w = f.W("fc", 11 * 16, 7);
+        var y = f.B.Gemm(f.B.Flatten(cat), w);
+        f.B.Output(y, ElementType.Float, "N", 7);
+        var model = f.B.Build();
+        var a = DependencyAnalyzer.Analyze(model);
+        var g1 = GroupWithSlice(a, a1.Producer!.Input(0)!.Producer!.Input(1)!, 0);
+        var g2 = GroupWithSlice(a, a2.Producer!.Input(0)!.Producer!.Input(1)!, 0);
+        Assert.That(SliceOf(g1, w, 0)!.Map, Is.EqualTo(new ComposedMap(new BlockMap(16), new OffsetMap(0, 80))));
+        Assert.That(SliceOf(g2, w, 0)!.Map, Is.EqualTo(new ComposedMap(new BlockMap(16), new OffsetMap(80, 96))));
+        Assert.That(a.Prunable.Count(), Is.EqualTo(2));
+        var outcome = Oracle.Check(model, new Random(6), dims: new Dictionary<string, long> { ["N"] = 2 });
+        Assert.That(w.Constant!.Shape[0], Is.EqualTo((long)(Math.Round(5 * 0.5) + Math.Round(6 * 0.5)) * 16), "kept channels × H·W");
+        Assert.That(outcome.MaxRelativeDiff, Is.LessThanOrEqualTo(Oracle.Tolerance));
+    }
+}

@@ -1,0 +1,65 @@
+using OnnxPrune.Analysis;
+using OnnxPrune.Graph;
+using OnnxPrune.Tensors;
+using OnnxPrune.Tests.Pruning;
+
+namespace OnnxPrune.Tests.Analysis;
+
+/// <summary>Static shape inference: symbolic dims, Reshape 0/-1, Shape→Gather→Concat chains, unknown ops.</summary>
+public class ShapeInferenceTests
+{
+    [Test]
+    public void SymbolicDimsFlowThroughConvPoolAndConcat()
+    {
+        var f = new ModelFactory(new Random(1));
+        var x = f.B.Input("x", ElementType.Float, "N", 3, "H", 16);
+        var c = f.B.Conv(x, f.W("w", 8, 3, 3, 3), strides: [2, 2], pads: [1, 1, 1, 1]);
+        var p = f.B.Op("MaxPool", [c], ("kernel_shape", new long[] { 2, 2 }), ("strides", new long[] { 2, 2 }));
+        var cat = f.B.Concat(1, p, p);
+        f.B.Output(cat);
+        var info = ShapeInference.Infer(f.B.Build().Graph);
+        Assert.That(Dim.Format(info[c].Shape), Is.EqualTo("[N,8,?,8]"));
+        Assert.That(Dim.Format(info[cat].Shape), Is.EqualTo("[N,16,?,4]"));
+    }
+
+    [Test]
+    public void ReshapeResolvesZeroAndMinusOneAndShapeChains()
+    {
+        var f = new ModelFactory(new Random(1));
+        var x = f.B.Input("x", ElementType.Float, "N", 6, 4, 5);
+        var r1 = f.B.Op("Reshape", [x, f.B.Int64s("s", 0, -1, 5)]);
+        var shape = f.B.Op("Shape", [x]);
+        var n = f.B.Op("Unsqueeze", [f.B.Op("Gather", [shape, f.B.Initializer("i", Tensor.Scalar(0L))], ("axis", 0L)), f.B.Int64s("a", 0)]);
+        var c = f.B.Op("Unsqueeze", [f.B.Op("Gather", [shape, f.B.Initializer("j", Tensor.Scalar(1L))], ("axis", 0L)), f.B.Int64s("b", 0)]);
+        var r2 = f.B.Op("Reshape", [x, f.B.Concat(0, n, c, f.B.Int64s("t", 20))]);
+        var unknown = f.B.Graph.AddNode("Mystery", [x], ["m"], domain: "com.example").Output(0)!;
+        f.B.Output(r1, r2, unknown);
+        var info = ShapeInference.Infer(f.B.Build().Graph);
+        Assert.That(Dim.Format(info[r1].Shape), Is.EqualTo("[N,24,5]"));
+        Assert.That(Dim.Format(info[r2].Shape), Is.EqualTo("[N,6,20]"));
+        Assert.That(info[unknown].Shape, Is.Null);
+    }
+
+    [TestCaseSource(typeof(TestPaths), nameof(TestPaths.SharedModelNames))]
+    public void InfersEveryDeclaredShapeOfSharedModelsConsistently(string file)
+    {
+        // Where a model declares an intermediate shape (value_info), known inferred dims agree with it.
+        var model = OnnxModel.Load(TestPaths.SharedModel(file));
+        var declared = model.Graph.Values.Where(v => v.Producer is { } p && p.OpType != "Constant" && v.HasType && v.Shape is not null)
+            .ToDictionary(v => v, v => v.Shape!.ToArray());
+        // Forget declarations: infer from the inputs only.
+        var bare = OnnxModel.FromBytes(model.ToBytes());
+        foreach (var v in bare.Graph.Values.Where(v => v.Producer is { } p && p.OpType != "Constant" && !v.IsGraphOutput && v.HasType)) v.Type = null;
+        var info = ShapeInference.Infer(bare.Graph, bare.GetOpset(""));
+        int compared = 0;
+        foreach (var (v, shape) in declared)
+        {
+            var inferred = info[bare.Graph.GetValue(v.Name)].Shape;
+            if (inferred is null) continue;
+            Assert.That(inferred.Count, Is.EqualTo(shape.Length), v.Name);
+            for (int i = 0; i < shape.Length; i++)
+                if (shape[i].IsKnown && inferred[i].IsKnown) { Assert.That(inferred[i].Value, Is.EqualTo(shape[i].Value), $"{v.Name}[{i}]"); compared++; }
+        }
+        TestContext.Out.WriteLine($"{file}: {compared} declared dims compared");
+    }
+}
