@@ -10,7 +10,8 @@ public class SharedModelsTests
     public static IEnumerable<string> Models()
     {
         // Resolved at discovery time; a missing folder yields one case that fails with the reason.
-        string? dir = null;
+        string? dir = Environment.GetEnvironmentVariable("ONNXPRUNE_SHARED_MODELS");
+        if (string.IsNullOrEmpty(dir) || !Directory.Exists(dir)) dir = null;
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null && dir == null; d = d.Parent)
         {
             var candidate = Path.Combine(d.FullName, "shared", "onnx-models");

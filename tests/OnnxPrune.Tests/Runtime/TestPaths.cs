@@ -4,15 +4,21 @@ namespace OnnxPrune.Tests.Runtime;
 
 internal static class TestPaths
 {
-    /// <summary>The shared real-model folder: the first <c>shared/onnx-models</c> found walking up from the test assembly.</summary>
+    /// <summary>The shared real-model folder: ONNXPRUNE_SHARED_MODELS, else the first <c>shared/onnx-models</c> found walking up from the test assembly.</summary>
     public static string SharedModels()
     {
+        var overridden = Environment.GetEnvironmentVariable("ONNXPRUNE_SHARED_MODELS");
+        if (!string.IsNullOrEmpty(overridden))
+        {
+            Assert.That(Directory.Exists(overridden), Is.True, $"ONNXPRUNE_SHARED_MODELS={overridden} does not exist.");
+            return overridden;
+        }
         for (var dir = new DirectoryInfo(TestContext.CurrentContext.TestDirectory); dir != null; dir = dir.Parent)
         {
             var candidate = Path.Combine(dir.FullName, "shared", "onnx-models");
             if (Directory.Exists(candidate)) return candidate;
         }
-        Assert.Fail($"No shared/onnx-models folder above {TestContext.CurrentContext.TestDirectory} (expected ../shared/onnx-models next to the repository).");
+        Assert.Fail($"No shared/onnx-models folder above {TestContext.CurrentContext.TestDirectory} (expected ../shared/onnx-models next to the repository, or set ONNXPRUNE_SHARED_MODELS).");
         return "";
     }
 
