@@ -79,3 +79,32 @@ public class PrunerTests
         public void Report(PruneProgress value) => events.Add(value);
     }
 }
+
+/// <summary>The full pipeline on the analysis stage's transformer fixture: whole heads and MLP units scored and cut.</summary>
+public class TransformerPipelineTests
+{
+    [TestCase("l1")]
+    [TestCase("l2")]
+    [TestCase("fpgm")]
+    [TestCase("random")]
+    public async Task EveryCriterionPrunesHeadsAndMlpAndMatchesTheMaskedReference(string criterion)
+    {
+        var model = ModelFactory.Vit(5, heads: 4, headDim: 4, hidden: 32);
+        var report = await Pruner.Default.PruneAsync(model, new PruneOptions
+        {
+            Criterion = Criteria.Create(criterion, seed: 1),
+            Budget = new UniformRatioBudget(0.5),
+            Verify = new VerificationOptions { Tolerance = 1e-5 },
+        });
+        var prunable = report.Groups.Where(g => g.Status != GroupStatus.Blocked).ToArray();
+        var heads = prunable.Where(g => g.Kind == GroupKind.AttentionHeads).ToArray();
+        var mlp = prunable.Where(g => g.Kind == GroupKind.MlpHidden).ToArray();
+        Assert.That(heads, Is.Not.Empty);
+        Assert.That(heads.Select(g => (g.Kept, g.Total)), Is.All.EqualTo((2L, 4L)));
+        Assert.That(mlp, Is.Not.Empty);
+        Assert.That(mlp.Select(g => (g.Kept, g.Total)), Is.All.EqualTo((16L, 32L)));
+        Assert.That(report.Verification!.Passed, Is.True, $"max relative difference {report.Verification.MaxRelativeDifference:E2}");
+        Assert.That(report.After.Parameters, Is.LessThan(report.Before.Parameters));
+        Assert.That(report.Estimated!.Value.Parameters, Is.EqualTo(report.After.Parameters));
+    }
+}
