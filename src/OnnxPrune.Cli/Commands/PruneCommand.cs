@@ -11,7 +11,7 @@ using OnnxPrune.Pruning.Importance;
 namespace OnnxPrune.Cli.Commands;
 
 /// <summary>
-/// <c>onnxprune prune IN OUT [--criterion C] [--ratio R | --target-params N | --target-macs N | --target-bytes N] [--global]
+/// <c>onnxprune prune IN OUT [--criterion C] [--ratio R | --target-params N | --target-macs N | --target-bytes N] [--global] [--per-cost]
 /// [--round-to N] [--min-keep N] [--protect NODE ...] [--seed S] [--dim NAME=VALUE ...] [--report FILE.json] [--verify]</c>.
 /// </summary>
 internal static class PruneCommand
@@ -31,6 +31,7 @@ internal static class PruneCommand
         var targetMacs = new Option<long?>("--target-macs") { Description = "Prune until the model needs at most N MACs per inference (see --dim)." };
         var targetBytes = new Option<long?>("--target-bytes") { Description = "Prune until the weights take at most N bytes." };
         var global = new Option<bool>("--global") { Description = "With --ratio: one threshold across all groups by normalised score." };
+        var perCost = new Option<bool>("--per-cost") { Description = "With a target: rank units by score per unit of the target's cost instead of by score." };
         var roundTo = new Option<long>("--round-to") { Description = "Kept counts are multiples of N (never 0).", DefaultValueFactory = _ => 1 };
         var minKeep = new Option<long>("--min-keep") { Description = "Every group keeps at least N units.", DefaultValueFactory = _ => 1 };
         var protect = new Option<string[]>("--protect")
@@ -49,11 +50,12 @@ internal static class PruneCommand
         var verify = new Option<bool>("--verify") { Description = "Check the pruned model against the masked original on seeded random inputs with ONNX Runtime." };
         var command = new Command("prune", "Structurally prune a model: analyse, score, plan a budget, cut, save, report.")
         {
-            input, output, criterion, ratio, targetParams, targetMacs, targetBytes, global, roundTo, minKeep, protect, seed, dims, report, verify,
+            input, output, criterion, ratio, targetParams, targetMacs, targetBytes, global, perCost, roundTo, minKeep, protect, seed, dims, report, verify,
         };
         command.SetAction(async (parse, ct) =>
         {
             var budget = Budget(parse.GetValue(ratio), parse.GetValue(global), parse.GetValue(targetParams), parse.GetValue(targetMacs), parse.GetValue(targetBytes));
+            if (parse.GetValue(perCost) && budget is not TargetBudget) throw new ArgumentException("--per-cost goes with --target-params, --target-macs or --target-bytes.");
             long s = parse.GetValue(seed);
             var options = new PruneOptions
             {
@@ -65,6 +67,7 @@ internal static class PruneCommand
                     MinKeep = parse.GetValue(minKeep),
                     ProtectedNodes = parse.GetValue(protect)!,
                     Seed = s,
+                    Ranking = parse.GetValue(perCost) ? UnitRanking.ScorePerCost : UnitRanking.Score,
                 },
                 Cost = new CostOptions { Dims = ParseDims(parse.GetValue(dims)!) },
             };

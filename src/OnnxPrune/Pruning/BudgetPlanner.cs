@@ -14,9 +14,10 @@ namespace OnnxPrune.Pruning;
 /// (ties broken by a seeded hash). Removing a prefix of k units of that ranking, capped per group by its minimum and
 /// rounded up to a multiple of <see cref="PlannerOptions.RoundTo"/>, gives a plan whose cost falls monotonically with
 /// k; a binary search finds the smallest k that removes the global ratio's unit count, or whose predicted cost
-/// (<see cref="CostModel.Estimate"/>) meets the target. The ranking is by score alone, not score per unit of cost:
-/// score-per-cost would strip the most expensive layers first (often the wide late layers a network needs most),
-/// and Torch-Pruning's global pruning ranks by score too. The result removes as little as possible: with round-to 1,
+/// (<see cref="CostModel.Estimate"/>) meets the target. By default the ranking is by score alone, not score per unit
+/// of cost: score-per-cost strips the most expensive layers first (often the wide late layers a network needs most),
+/// and Torch-Pruning's global pruning ranks by score too; <see cref="UnitRanking.ScorePerCost"/> is available for
+/// targets. The result removes as little as possible: with round-to 1,
 /// undoing any single removal would miss the target (up to round-to − 1 units per group more otherwise).</para>
 /// <para>Groups that are blocked, protected, or unscored by the criterion keep every unit.</para>
 /// </remarks>
@@ -66,7 +67,9 @@ public static class BudgetPlanner
                     throw new ArgumentException(
                         $"MACs of {cost.UncountedNodes.Count} node(s) are unknown (first: {cost.UncountedNodes[0].DisplayName}); " +
                         $"give values for the symbolic input dims{(cost.MissingDims.Count > 0 ? " " + string.Join(", ", cost.MissingDims) : "")} (--dim NAME=VALUE).", nameof(cost));
-                var ranking = Rank(eligible, options.Seed);
+                var ranking = options.Ranking == UnitRanking.ScorePerCost
+                    ? Rank(eligible, options.Seed, s => Math.Max(cost.PerUnit(s.Group).Get(t.Metric), double.Epsilon))
+                    : Rank(eligible, options.Seed);
                 long Predict(int prefix)
                 {
                     ApplyPrefix(eligible, ranking, prefix);
@@ -123,11 +126,16 @@ public static class BudgetPlanner
         foreach (var s in eligible) s.Kept = s.SnapUp(s.Group.Size - s.Removed);
     }
 
-    private static (Slot Slot, long Unit)[] Rank(Slot[] eligible, long seed) =>
-        eligible.SelectMany(s => Enumerable.Range(0, checked((int)s.Group.Size)).Select(u => (Slot: s, Unit: (long)u)))
-            .OrderBy(x => x.Slot.Scores[x.Unit])
+    // Units ordered by score (divided by the group's unit cost when given), ties by a seeded hash. Within a group the
+    // order is always by score, so a prefix removes each group's least important units.
+    private static (Slot Slot, long Unit)[] Rank(Slot[] eligible, long seed, Func<Slot, double>? unitCost = null)
+    {
+        var divisor = eligible.ToDictionary(s => s, s => unitCost?.Invoke(s) ?? 1.0);
+        return eligible.SelectMany(s => Enumerable.Range(0, checked((int)s.Group.Size)).Select(u => (Slot: s, Unit: (long)u)))
+            .OrderBy(x => x.Slot.Scores[x.Unit] / divisor[x.Slot])
             .ThenBy(x => TieBreak(seed, x.Slot.Group.Id, x.Unit))
             .ToArray();
+    }
 
     private static ulong TieBreak(long seed, int group, long unit)
     {

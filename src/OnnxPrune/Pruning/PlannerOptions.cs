@@ -16,7 +16,22 @@ public sealed record PlannerOptions
     /// <summary>Group ids never pruned.</summary>
     public IReadOnlyCollection<int> ProtectedGroups { get; init; } = Array.Empty<int>();
 
+    /// <summary>How target budgets rank units across groups (default <see cref="UnitRanking.Score"/>).</summary>
+    public UnitRanking Ranking { get; init; } = UnitRanking.Score;
+
     /// <summary>Seed for breaking ties between equal scores (e.g. all-zero filters), so ties do not always prune the
     /// last units. Default 0.</summary>
     public long Seed { get; init; }
+}
+
+/// <summary>The key by which target budgets rank units across groups.</summary>
+public enum UnitRanking
+{
+    /// <summary>Normalised score alone (default): the least important units go first, whatever they cost.</summary>
+    Score,
+
+    /// <summary>Normalised score divided by the unit's first-order cost in the target's metric
+    /// (<see cref="Analysis.CostModel.PerUnit"/>): cheap-to-keep units are spared, expensive ones go first, so fewer
+    /// units are removed to meet the target. Tends to thin the most expensive layers hardest.</summary>
+    ScorePerCost,
 }

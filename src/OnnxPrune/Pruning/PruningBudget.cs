@@ -49,5 +49,10 @@ public sealed record GlobalRatioBudget : PruningBudget
 public sealed record TargetBudget(CostMetric Metric, long Target) : PruningBudget
 {
     /// <inheritdoc/>
-    public override string Describe() => string.Create(CultureInfo.InvariantCulture, $"target {Metric} ≤ {Target}");
+    public override string Describe() => string.Create(CultureInfo.InvariantCulture, $"target {Metric switch
+    {
+        CostMetric.Macs => "MACs",
+        CostMetric.WeightBytes => "weight bytes",
+        _ => "parameters",
+    }} ≤ {Target}");
 }

@@ -127,6 +127,20 @@ public class BudgetPlannerTests
     }
 
     [Test]
+    public void ScorePerCostRankingSparesCheapUnits()
+    {
+        var (m, a, b) = TwoLayers();
+        // A units cost 4 params, B units 2. Scores: A [2,2,2,2] → 0.5 per param; B [1.5,…] → 0.75 per param.
+        var scores = Scores((a, [2, 2, 2, 2]), (b, [1.5, 1.5, 1.5, 1.5]));
+        var cost = CostModel.Of(m);
+        var byScore = BudgetPlanner.Plan([a, b], scores, new TargetBudget(CostMetric.Parameters, 20), cost: cost);
+        Assert.That(byScore.Decisions.Select(d => d.Kept), Is.EqualTo(new long[] { 4, 2 }), "B's lower scores go first: two B units (−4)");
+        var perCost = BudgetPlanner.Plan([a, b], scores, new TargetBudget(CostMetric.Parameters, 20),
+            new PlannerOptions { Ranking = UnitRanking.ScorePerCost }, cost);
+        Assert.That(perCost.Decisions.Select(d => d.Kept), Is.EqualTo(new long[] { 3, 4 }), "A is cheaper per parameter saved: one A unit (−4)");
+    }
+
+    [Test]
     public void UnreachableTargetSaysTheBestReachableValue()
     {
         var (m, a, b) = TwoLayers();
