@@ -11,7 +11,7 @@ using OnnxPrune.Pruning.Importance;
 namespace OnnxPrune.Cli.Commands;
 
 /// <summary>
-/// <c>onnxprune prune IN OUT [--criterion C] [--ratio R | --target-params N | --target-macs N | --target-bytes N] [--global] [--per-cost]
+/// <c>onnxprune prune IN OUT [--criterion C | --scores FILE] [--ratio R | --target-params N | --target-macs N | --target-bytes N] [--global] [--per-cost]
 /// [--round-to N] [--min-keep N] [--protect NODE ...] [--seed S] [--dim NAME=VALUE ...] [--report FILE.json] [--verify]</c>.
 /// </summary>
 internal static class PruneCommand
@@ -26,6 +26,10 @@ internal static class PruneCommand
             DefaultValueFactory = _ => "l2",
         };
         criterion.AcceptOnlyFromAmong([.. Criteria.Names]);
+        var scoresFile = new Option<FileInfo?>("--scores")
+        {
+            Description = "Use given per-unit scores instead of a criterion: JSON {\"groups\": {\"ROOT_NODE\": [scores…]}} (e.g. task-library votes); groups not listed stay whole.",
+        };
         var ratio = new Option<double?>("--ratio") { Description = "Fraction of units to remove: per group, or across all groups with --global." };
         var targetParams = new Option<long?>("--target-params") { Description = "Prune until the model has at most N parameters." };
         var targetMacs = new Option<long?>("--target-macs") { Description = "Prune until the model needs at most N MACs per inference (see --dim)." };
@@ -54,7 +58,7 @@ internal static class PruneCommand
         };
         var command = new Command("prune", "Structurally prune a model: analyse, score, plan a budget, cut, save, report.")
         {
-            input, output, criterion, ratio, targetParams, targetMacs, targetBytes, global, perCost, roundTo, minKeep, protect, seed, dims, report, verify,
+            input, output, criterion, scoresFile, ratio, targetParams, targetMacs, targetBytes, global, perCost, roundTo, minKeep, protect, seed, dims, report, verify,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -63,7 +67,7 @@ internal static class PruneCommand
             long s = parse.GetValue(seed);
             var options = new PruneOptions
             {
-                Criterion = Criteria.Create(parse.GetValue(criterion)!, s),
+                Criterion = parse.GetValue(scoresFile) is { } file ? ExternalScores.Load(file.FullName) : Criteria.Create(parse.GetValue(criterion)!, s),
                 Budget = budget,
                 Planner = new PlannerOptions
                 {

@@ -188,6 +188,23 @@ public class ImportanceTests
     }
 
     [Test]
+    public async Task ScoresFileRoundTripsByRootName()
+    {
+        var t = BuildTwoConvs(W1, B1, W2, cin: 2, c1: 3, c2: 2);
+        t.Conv1.Root.Name = "conv1";
+        t.Conv2.Root.Name = "conv2";
+        var l1 = await Score(new MagnitudeCriterion(1), t.Model, t.Conv1, t.Conv2);
+        var path = Path.Combine(TestPaths.TempDir(), "scores.json");
+        ExternalScores.Save(path, l1, [t.Conv1, t.Conv2]);
+        var loaded = await Score(ExternalScores.Load(path), t.Model, t.Conv1, t.Conv2);
+        Assert.That(loaded.Criterion, Is.EqualTo("l1"));
+        Assert.That(loaded[0], Is.EqualTo(l1[0]));
+        Assert.That(loaded[1], Is.EqualTo(l1[1]));
+        File.WriteAllText(path, "{\"votes\": 1}");
+        Assert.Throws<OnnxPruneException>(() => ExternalScores.Load(path));
+    }
+
+    [Test]
     public void CriteriaByName()
     {
         Assert.That(Criteria.Names.Select(n => Criteria.Create(n, 1).Name), Is.EqualTo(new[] { "l1", "l2", "bn+l2", "fpgm", "random" }));

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using OnnxPrune.Analysis;
 
 namespace OnnxPrune.Pruning.Importance;
@@ -30,6 +31,42 @@ public sealed class ExternalScores : IImportanceCriterion
     /// <summary>Scores keyed by the name of each group's root node.</summary>
     public static ExternalScores ByRootName(IReadOnlyDictionary<string, double[]> scores, string name = "external", ScoreNormalization normalization = ScoreNormalization.None) =>
         new(name, null, scores ?? throw new ArgumentNullException(nameof(scores)), normalization);
+
+    /// <summary>
+    /// Reads scores from a JSON file: <c>{"name": "votes", "groups": {"ROOT_NODE_NAME": [s0, s1, …], …}}</c>, keyed by
+    /// each group's root node name ("name" is optional). The format a task library or another tool writes.
+    /// </summary>
+    /// <exception cref="OnnxPruneException">The file is not in that format.</exception>
+    public static ExternalScores Load(string path, ScoreNormalization normalization = ScoreNormalization.None)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllText(path));
+            var root = doc.RootElement;
+            string name = root.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString()! : "external";
+            var groups = new Dictionary<string, double[]>(StringComparer.Ordinal);
+            foreach (var g in root.GetProperty("groups").EnumerateObject())
+                groups[g.Name] = g.Value.EnumerateArray().Select(x => x.GetDouble()).ToArray();
+            return ByRootName(groups, name, normalization);
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+        {
+            throw new OnnxPruneException($"{path}: not a scores file ({{\"groups\": {{\"ROOT\": [scores…]}}}}): {e.Message}", e);
+        }
+    }
+
+    /// <summary>Writes scores in the format <see cref="Load"/> reads (keyed by root node name).</summary>
+    public static void Save(string path, GroupScores scores, IReadOnlyList<PruningGroup> groups)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(scores);
+        ArgumentNullException.ThrowIfNull(groups);
+        var byRoot = new SortedDictionary<string, double[]>(StringComparer.Ordinal);
+        foreach (var g in groups)
+            if (scores.TryGet(g.Id, out var s)) byRoot[g.Root.Name] = s;
+        File.WriteAllText(path, JsonSerializer.Serialize(new { name = scores.Criterion, groups = byRoot }, new JsonSerializerOptions { WriteIndented = true }));
+    }
 
     /// <inheritdoc/>
     public string Name { get; }
