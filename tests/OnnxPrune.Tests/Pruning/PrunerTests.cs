@@ -108,3 +108,32 @@ public class TransformerPipelineTests
         Assert.That(report.Estimated!.Value.Parameters, Is.EqualTo(report.After.Parameters));
     }
 }
+
+/// <summary>A data-driven criterion through the whole pipeline on a real model.</summary>
+public class ActivationPipelineTests
+{
+    [Test]
+    public async Task ActivationScoresPruneResNet20AndTheCutMatchesTheMaskedReference()
+    {
+        var model = OnnxPrune.Graph.OnnxModel.Load(TestPaths.SharedModel("resnet20_cifar10_sclbl.onnx"));
+        var input = model.Graph.DataInputs.Single();
+        var rng = new Random(11);
+        var batches = Enumerable.Range(0, 4).Select(_ =>
+        {
+            var x = OnnxPrune.Tensors.Tensor.Zeros(OnnxPrune.Tensors.ElementType.Float, 1, 3, 32, 32);
+            foreach (ref var v in x.AsSpan<float>()) v = (float)(rng.NextDouble() * 2 - 1);
+            return (IReadOnlyDictionary<string, OnnxPrune.Tensors.Tensor>)new Dictionary<string, OnnxPrune.Tensors.Tensor> { [input.Name] = x };
+        }).ToArray();
+        var report = await Pruner.Default.PruneAsync(model, new PruneOptions
+        {
+            Criterion = new ActivationCriterion(),
+            Data = ImportanceData.FromBatches(batches),
+            Budget = new UniformRatioBudget(0.5),
+            Verify = new VerificationOptions(),
+        });
+        var statuses = report.Groups.Select(g => g.Status).ToArray();
+        Assert.That(statuses.Count(s => s == GroupStatus.Pruned), Is.EqualTo(statuses.Count(s => s != GroupStatus.Blocked)), "every prunable group is scored");
+        Assert.That(report.Verification!.Passed, Is.True);
+        Assert.That(report.ParameterRatio, Is.LessThan(0.35));
+    }
+}
