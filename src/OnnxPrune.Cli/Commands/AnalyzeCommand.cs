@@ -31,7 +31,7 @@ internal static class AnalyzeCommand
         foreach (var g in r.Groups)
         {
             Console.WriteLine($"#{g.Id} {g.Kind} root {g.Root} ({g.RootOp}) ×{g.Size}, {g.Parameters:N0} params{(g.Blocked.Count > 0 ? " BLOCKED" : "")}");
-            foreach (var i in g.Items) Console.WriteLine($"    {i}");
+            foreach (var i in g.Items) Console.WriteLine($"    {i.Text}");
             foreach (var b in g.Blocked) Console.WriteLine($"    blocked: {b}");
         }
         Console.WriteLine($"Groups: {r.GroupCount}, prunable: {r.Prunable}, blocked: {r.BlockedCount}");

@@ -3,6 +3,23 @@ using OnnxPrune.Tensors;
 
 namespace OnnxPrune.Analysis;
 
+/// <summary>One coupled edit as reported by <c>onnxprune analyze</c>.</summary>
+/// <param name="Kind">ConstantSlice, ValueDim, ShapeElement or Attribute.</param>
+/// <param name="Tensor">The constant or activation edited (null for attributes).</param>
+/// <param name="Node">The node edited (Attribute) or reading the tensor.</param>
+/// <param name="Axis">Axis sliced, or element index of a shape constant.</param>
+/// <param name="Map">The index map, as text.</param>
+/// <param name="Factor">Multiplier of ShapeElement/Attribute rewrites.</param>
+/// <param name="Attribute">Attribute name (with element index for list attributes).</param>
+/// <param name="Scored">True for slices holding the units' own weights.</param>
+/// <param name="Text">One-line description.</param>
+public sealed record ItemReport(string Kind, string? Tensor, string? Node, int Axis, string Map, long Factor, string? Attribute, bool Scored, string Text)
+{
+    /// <summary>Describes an item.</summary>
+    public static ItemReport Of(GroupItem i) => new(i.Kind.ToString(), i.Value?.Name, i.Node?.DisplayName, i.Axis, i.Map.ToString(), i.Factor,
+        i.AttributeName is null ? null : i.AttributeElement is int e ? $"{i.AttributeName}[{e}]" : i.AttributeName, i.IsScored, i.ToString());
+}
+
 /// <summary>One group as reported by <c>onnxprune analyze</c>.</summary>
 /// <param name="Id">Group id.</param>
 /// <param name="Kind">Unit kind.</param>
@@ -10,9 +27,9 @@ namespace OnnxPrune.Analysis;
 /// <param name="RootOp">Root node op type.</param>
 /// <param name="Size">Number of units.</param>
 /// <param name="Parameters">Parameters (floating-point constant elements) that belong to the group's units.</param>
-/// <param name="Items">The coupled edits, as text.</param>
+/// <param name="Items">The coupled edits.</param>
 /// <param name="Blocked">Why the group may not be pruned; empty when prunable.</param>
-public sealed record GroupReport(int Id, string Kind, string Root, string RootOp, long Size, long Parameters, IReadOnlyList<string> Items, IReadOnlyList<string> Blocked);
+public sealed record GroupReport(int Id, string Kind, string Root, string RootOp, long Size, long Parameters, IReadOnlyList<ItemReport> Items, IReadOnlyList<string> Blocked);
 
 /// <summary>What <c>onnxprune analyze</c> reports: every group and a summary.</summary>
 /// <param name="Groups">All groups.</param>
@@ -31,7 +48,7 @@ public sealed record AnalysisReport(IReadOnlyList<GroupReport> Groups, int Group
         ArgumentNullException.ThrowIfNull(analysis);
         long total = model.Graph.Constants.Where(c => ElementTypes.IsFloatingPoint(c.ElementType)).Sum(c => c.ElementCount);
         var reports = analysis.Groups.Select(g => new GroupReport(g.Id, g.Kind.ToString(), g.Root.DisplayName, g.Root.OpType, g.Size,
-            CoveredParameters([g]), g.Items.Select(i => i.ToString()).ToArray(), g.BlockedReasons)).ToArray();
+            CoveredParameters([g]), g.Items.Select(ItemReport.Of).ToArray(), g.BlockedReasons)).ToArray();
         long prunable = CoveredParameters(analysis.Prunable);
         return new AnalysisReport(reports, reports.Length, analysis.Prunable.Count(), analysis.Blocked.Count(), total, prunable,
             total == 0 ? 0 : (double)prunable / total);

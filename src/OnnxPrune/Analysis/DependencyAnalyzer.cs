@@ -123,7 +123,7 @@ public sealed class DependencyAnalyzer
         foreach (var root in sourceRoots.Order())
         {
             var c = components[root];
-            var key = string.Join(";", c.Positions.Select(p => $"{p.Key}x{p.Value.Count}"));
+            var key = string.Join(";", c.Positions.Select(p => $"{p.Key}x{p.Value.Count}{RegionTags(dims[p.Key], p.Value)}"));
             if (!byFootprint.TryGetValue(key, out var list)) byFootprint[key] = list = new();
             list.Add(c);
         }
@@ -166,24 +166,27 @@ public sealed class DependencyAnalyzer
                     items.Add(new GroupItem { Kind = GroupItemKind.ConstantSlice, Value = v, Node = v.Consumers.FirstOrDefault(), Axis = d.Axis, Map = map, IsScored = d.Scored });
                 else if (v.HasType && v.Shape is { } s && d.Axis < s.Count)
                     items.Add(new GroupItem { Kind = GroupItemKind.ValueDim, Value = v, Node = v.Producer, Axis = d.Axis, Map = map });
-                foreach (var (constant, index, owner) in d.ShapeElements)
+                var regions = d.Regions.Where(r => perUnit[0].All(p => p >= r.Start && p < r.End)).ToList();
+                foreach (var (constant, index, owner) in d.ShapeElements.Concat(regions.SelectMany(r => r.ShapeElements)))
                 {
                     if (!shapeUses.TryGetValue((constant, index), out var uses)) shapeUses[(constant, index)] = uses = new();
                     uses.Add((id, owner));
                     if (seenShape.Add((constant, index)))
                         items.Add(new GroupItem { Kind = GroupItemKind.ShapeElement, Value = constant, Node = owner, Axis = index, Factor = k });
-                    foreach (var c in constant.Consumers.Distinct())
-                        if (c.OpType is not ("Reshape" or "Concat" or "Unsqueeze" or "Squeeze" or "Cast" or "Identity" or "Split" or "Resize"))
-                            Add(reasons, $"shape constant '{constant.Name}' is also read by {c.OpType} node {c.DisplayName}");
                     if (constant.IsGraphOutput) Add(reasons, $"shape constant '{constant.Name}' is a graph output");
                 }
-                foreach (var (node, name, element) in d.Attributes)
+                foreach (var (node, name, element) in d.Attributes.Concat(regions.SelectMany(r => r.Attributes)))
                     if (seenAttr.Add((node, name, element)))
-                        items.Add(new GroupItem { Kind = GroupItemKind.Attribute, Node = node, AttributeName = name, Axis = Math.Max(element, 0), Factor = k, Value = element >= 0 ? v : null });
+                        items.Add(new GroupItem { Kind = GroupItemKind.Attribute, Node = node, AttributeName = name, AttributeElement = element >= 0 ? element : null, Factor = k });
             }
+            // Every use of a rewritten shape constant must end, through shape-only ops, at a node of this group that rewrites it.
+            var owners = groupDims.SelectMany(d => d.ShapeElements.Concat(d.Regions.SelectMany(r => r.ShapeElements))).Select(e => e.Owner).ToHashSet();
+            foreach (var item in items.Where(i => i.Kind == GroupItemKind.ShapeElement))
+                if (StrayUse(item.Value!, owners) is { } stray)
+                    Add(reasons, $"shape constant '{item.Value!.Name}' is also read by {stray.OpType} node {stray.DisplayName}");
             var rootNode = root.SourceNode!;
             long rootPerUnit = unitList[0].Positions[root.Id].Count;
-            var kind = rootPerUnit > 1 ? GroupKind.AttentionHeads
+            var kind = rootPerUnit > 1 && root.SourceKind == GroupKind.Features ? GroupKind.AttentionHeads
                 : sources > 1 ? GroupKind.ResidualStream
                 : root.SourceKind == GroupKind.Features && IsTokenMlp(root) ? GroupKind.MlpHidden
                 : root.SourceKind!.Value;
@@ -202,6 +205,29 @@ public sealed class DependencyAnalyzer
         }
         return groups;
     }
+
+    private static Node? StrayUse(Value v, HashSet<Node> owners)
+    {
+        foreach (var c in v.Consumers.Distinct())
+        {
+            if (owners.Contains(c)) continue;
+            if (c.OpType is "Concat" or "Unsqueeze" or "Squeeze" or "Cast" or "Identity" && c.Input(0) == v || c.OpType == "Concat")
+            {
+                foreach (var o in c.Outputs)
+                {
+                    if (o is null) continue;
+                    if (o.IsGraphOutput) return c;
+                    if (StrayUse(o, owners) is { } inner) return inner;
+                }
+                continue;
+            }
+            return c;
+        }
+        return null;
+    }
+
+    private static string RegionTags(DimNode d, List<long> positions) =>
+        d.Regions.Count == 0 ? "" : string.Concat(d.Regions.Where(r => positions.All(p => p >= r.Start && p < r.End)).Select(r => "@" + r.Tag));
 
     private static bool IsTokenMlp(DimNode root) => root.Axis >= 2;
 

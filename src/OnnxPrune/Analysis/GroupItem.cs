@@ -12,8 +12,14 @@ public enum GroupItemKind
     ValueDim,
     /// <summary>One element of an int64 shape/split/slice constant is rewritten (Reshape target shapes with a head
     /// count, Split sizes, Slice ends): it becomes the kept count × <see cref="GroupItem.Factor"/>.</summary>
+    /// <remarks>Precisely: the element decreases by (removed units × Factor). That equals kept × Factor when the element
+    /// counts exactly this group's units, and also covers elements shared by several groups (a flattened Concat of
+    /// two groups, Slice bounds and Pad amounts, which count only the units before or inside a range).</remarks>
     ShapeElement,
     /// <summary>An integer attribute becomes the kept count × <see cref="GroupItem.Factor"/> (the group count of a depthwise Conv).</summary>
+    /// <remarks>Like <see cref="ShapeElement"/>, precisely: it decreases by removed units × Factor. For an integer-list
+    /// attribute (Split's `split`, Slice's `starts`/`ends`, Pad's `pads` in old opsets) <see cref="GroupItem.AttributeElement"/>
+    /// names the element.</remarks>
     Attribute,
 }
 
@@ -38,6 +44,9 @@ public sealed record GroupItem
     /// <summary>Attribute name (Attribute).</summary>
     public string? AttributeName { get; init; }
 
+    /// <summary>For an Attribute item on an integer-list attribute: the element rewritten; null for a single integer.</summary>
+    public int? AttributeElement { get; init; }
+
     /// <summary>Multiplier for ShapeElement and Attribute rewrites (e.g. head dim when the shape holds heads·dim).</summary>
     public long Factor { get; init; } = 1;
 
@@ -51,7 +60,7 @@ public sealed record GroupItem
         GroupItemKind.ConstantSlice => $"slice {Value?.Name} axis {Axis} ({Map})",
         GroupItemKind.ValueDim => $"dim {Value?.Name} axis {Axis}",
         GroupItemKind.ShapeElement => $"shape {Value?.Name}[{Axis}] = kept×{Factor}",
-        GroupItemKind.Attribute => $"attribute {Node?.DisplayName}.{AttributeName} = kept×{Factor}",
+        GroupItemKind.Attribute => $"attribute {Node?.DisplayName}.{AttributeName}{(AttributeElement is int e ? $"[{e}]" : "")} = kept×{Factor}",
         _ => Kind.ToString(),
     };
 }

@@ -17,7 +17,19 @@ internal sealed class DimNode
     public List<string> OpaqueReasons { get; } = new();
     public List<(Value Constant, int Index, Node Owner)> ShapeElements { get; } = new();
     public List<(Node Node, string Name, int Element)> Attributes { get; } = new();
+    public List<DimRegion> Regions { get; } = new();
     public override string ToString() => $"{Value.Name}[{Axis}]×{Size}";
+}
+
+/// <summary>A tagged range of positions of a dimension whose units need their own rewrites (the positions before a
+/// Slice's start, the padded positions of a Pad). Units inside a region form their own groups.</summary>
+internal sealed class DimRegion
+{
+    public required long Start { get; init; }
+    public required long End { get; init; }
+    public required string Tag { get; init; }
+    public List<(Value Constant, int Index, Node Owner)> ShapeElements { get; } = new();
+    public List<(Node Node, string Name, int Element)> Attributes { get; } = new();
 }
 
 /// <summary>

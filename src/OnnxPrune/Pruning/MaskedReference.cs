@@ -12,8 +12,9 @@ namespace OnnxPrune.Pruning;
 /// so its activation is f(0) for the elementwise ops in between (finite for every op with a rule), and every
 /// consumer that mixes units (Conv, Gemm, MatMul) reads it through an input slice that is zeroed too. Ops that would
 /// let such a value reach the outputs un-zeroed — a mixing normalization, a reduction or softmax over the unit axis,
-/// a graph output — block the group in analysis, so they never appear here. Two slices are filled with 1 instead of
-/// 0 so that the reference stays finite: divisors of Div and BatchNormalization variances.
+/// a graph output — block the group in analysis, so they never appear here. Two kinds of slices are filled with 1 instead
+/// of 0 so that the reference stays finite: divisors of Div and BatchNormalization variances (also when the constant
+/// reaches them through Reshape/Unsqueeze-like ops).
 /// </remarks>
 public static class MaskedReference
 {
@@ -34,13 +35,25 @@ public static class MaskedReference
                 var value = copy.Graph.GetValue(item.Value!.Name);
                 var constant = value.Constant ?? throw new InvalidOperationException($"'{value.Name}' is not a constant in the copy.");
                 if (!Tensors.ElementTypes.IsFloatingPoint(constant.ElementType)) continue;
-                bool one = value.Consumers.Any(c =>
-                    (c.OpType == "Div" && c.Input(1) == value) || (c.OpType == "BatchNormalization" && c.Input(4) == value));
+                bool one = FeedsDivisor(value);
                 var data = constant.Data;
                 TensorSlicing.Fill(data, item.Axis, removed.SelectMany(item.Map.Positions), one ? 1 : 0);
                 constant.Data = data;
             }
         }
         return copy;
+    }
+
+    // True when the constant reaches a Div divisor or a BatchNormalization variance, directly or through ops that only
+    // move elements (Reshape, Unsqueeze, …).
+    private static bool FeedsDivisor(Value v)
+    {
+        foreach (var c in v.Consumers)
+        {
+            if ((c.OpType == "Div" && c.Input(1) == v) || (c.OpType == "BatchNormalization" && c.Input(4) == v)) return true;
+            if (c.OpType is "Reshape" or "Unsqueeze" or "Squeeze" or "Transpose" or "Identity" or "Flatten" or "Cast" or "Expand"
+                && c.Input(0) == v && c.Output(0) is { } o && FeedsDivisor(o)) return true;
+        }
+        return false;
     }
 }

@@ -71,7 +71,7 @@ public static class PruningSurgery
                         shapeDelta[(item.Value!, item.Axis)] = shapeDelta.GetValueOrDefault((item.Value!, item.Axis)) + removed.Length * item.Factor;
                         break;
                     case GroupItemKind.Attribute:
-                        int element = item.Value is null ? -1 : item.Axis;
+                        int element = item.AttributeElement ?? -1;
                         var ak = (item.Node!, item.AttributeName!, element);
                         attrDelta[ak] = attrDelta.GetValueOrDefault(ak) + removed.Length * item.Factor;
                         break;

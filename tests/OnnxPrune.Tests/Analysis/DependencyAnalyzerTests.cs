@@ -139,4 +139,81 @@ public class DependencyAnalyzerTests
         Assert.That(w.Constant!.Shape[0], Is.EqualTo((long)(Math.Round(5 * 0.5) + Math.Round(6 * 0.5)) * 16), "kept channels × H·W");
         Assert.That(outcome.MaxRelativeDiff, Is.LessThanOrEqualTo(Oracle.Tolerance));
     }
+
+    [Test]
+    public void OptionAShortcutPadsAndChannelSlicesAreMappedAndRewritten()
+    {
+        var f = new ModelFactory(new Random(9));
+        var x = f.B.Input("x", ElementType.Float, 1, 3, 8, 8);
+        var stream = f.B.Relu(f.Conv(x, 3, 4));
+        var pads = f.B.Int64s("pads", 0, 2, 0, 0, 0, 2, 0, 0);
+        var shortcut = f.B.Op("Pad", [stream, pads]);
+        var wide = f.B.Relu(f.B.Add(shortcut, f.BN(f.Conv(stream, 4, 8), 8)));
+        var starts = f.B.Int64s("starts", 3);
+        var ends = f.B.Int64s("ends", 6);
+        var part = f.B.Op("Slice", [wide, starts, ends, f.B.Int64s("axes", 1)]);
+        var y = f.Conv(part, 3, 2, 1);
+        f.B.Output(y, ElementType.Float, 1, 2, 8, 8);
+        var model = f.B.Build();
+        var a = DependencyAnalyzer.Analyze(model);
+        Assert.That(a.Blocked.Where(g => !g.BlockedReasons.Any(r => r.Contains("graph output"))), Is.Empty, string.Join("\n", a.Blocked));
+        // The 8 wide channels: 2 padded before, 4 from the stream, 2 padded after; the slice reads channels 3..5.
+        var padGroups = a.Groups.Where(g => g.Items.Any(i => i.Kind == GroupItemKind.ShapeElement && i.Value == pads)).ToList();
+        Assert.That(padGroups.SelectMany(g => g.Items.Where(i => i.Value == pads).Select(i => i.Axis)).Order(), Is.EqualTo(new[] { 1, 5 }));
+        var sliceGroups = a.Groups.Where(g => g.Items.Any(i => i.Value == ends)).ToList();
+        Assert.That(sliceGroups, Is.Not.Empty);
+        Assert.That(a.Groups.Any(g => g.Items.Any(i => i.Value == starts)), Is.True, "units before the slice start shift it");
+        var outcome = Oracle.Check(model, new Random(10), 0.5);
+        Assert.That(outcome.MaxRelativeDiff, Is.LessThanOrEqualTo(Oracle.Tolerance));
+        var p = pads.Constant!.Data.ToInt64Array();
+        var wideChannels = model.Graph.Nodes.Single(n => n.OpType == "Add").Input(1)!.Producer!.Input(1)!.Constant!.Shape[0];
+        Assert.That(p[1] + p[5] + model.Graph.Nodes.First(n => n.OpType == "Conv").Input(1)!.Constant!.Shape[0], Is.EqualTo(wideChannels), "pads + stream = wide");
+        var se = (starts.Constant!.Data.ToInt64Array()[0], ends.Constant!.Data.ToInt64Array()[0]);
+        Assert.That(se.Item2 - se.Item1, Is.EqualTo(model.Graph.Nodes.Last(n => n.OpType == "Conv").Input(1)!.Constant!.Shape[1]), "slice width = last conv input channels");
+    }
+
+    [Test]
+    public void Opset9AttributeFormsOfSplitSliceAndPadAreRewritten()
+    {
+        var f = new ModelFactory(new Random(11), opset: 9);
+        var x = f.B.Input("x", ElementType.Float, 1, 3, 6, 6);
+        var h = f.B.Relu(f.Conv(x, 3, 7));
+        var split = f.B.OpNode("Split", [h], 2, ("axis", 1L), ("split", new long[] { 3, 4 }));
+        var cat = f.B.Concat(1, f.B.Relu(f.Conv(split.Output(0)!, 3, 5, 1)), f.B.Sigmoid(split.Output(1)!));
+        var part = f.B.Op("Slice", [cat], ("starts", new long[] { 2 }), ("ends", new long[] { 8 }), ("axes", new long[] { 1 }));
+        var padded = f.B.Op("Pad", [part], ("pads", new long[] { 0, 1, 0, 0, 0, 2, 0, 0 }));
+        var y = f.Conv(f.B.Add(padded, f.Conv(h, 7, 9)), 9, 2, 1);
+        f.B.Output(y, ElementType.Float, 1, 2, 6, 6);
+        var model = f.B.Build();
+        var a = DependencyAnalyzer.Analyze(model);
+        var attrs = a.Prunable.SelectMany(g => g.Items).Where(i => i.Kind == GroupItemKind.Attribute).Select(i => $"{i.Node!.OpType}.{i.AttributeName}[{i.AttributeElement}]").Distinct().Order().ToArray();
+        Assert.That(attrs, Is.SupersetOf(new[] { "Pad.pads[1]", "Pad.pads[5]", "Slice.ends[0]", "Slice.starts[0]", "Split.split[0]", "Split.split[1]" }));
+        var outcome = Oracle.Check(model, new Random(12), 0.5);
+        Assert.That(outcome.MaxRelativeDiff, Is.LessThanOrEqualTo(Oracle.Tolerance));
+        var splitSizes = split.Attributes.GetInts("split")!;
+        Assert.That(splitSizes.Sum(), Is.EqualTo(model.Graph.Nodes.First(n => n.OpType == "Conv").Input(1)!.Constant!.Shape[0]));
+    }
+
+    [Test]
+    public void GroupedConvUnitsAreOneChannelIndexInEveryGroup()
+    {
+        var f = new ModelFactory(new Random(13));
+        var x = f.B.Input("x", ElementType.Float, 1, 3, 6, 6);
+        var h = f.B.Relu(f.Conv(x, 3, 8));
+        var grouped = f.B.Conv(h, f.W("g2", 6, 4, 3, 3), pads: [1, 1, 1, 1], group: 2); // 8 → 6 in 2 groups
+        var y = f.Conv(f.B.Relu(grouped), 6, 2, 1);
+        f.B.Output(y, ElementType.Float, 1, 2, 6, 6);
+        var model = f.B.Build();
+        var a = DependencyAnalyzer.Analyze(model);
+        var w = grouped.Producer!.Input(1)!;
+        var inGroup = GroupWithSlice(a, w, 1);
+        Assert.That(inGroup.Size, Is.EqualTo(4), "8 input channels, 4 per group: unit r = channels {r, r+4}");
+        Assert.That(SliceOf(inGroup, h.Producer!.Input(0)!.Producer!.Input(1)!, 0)!.Map, Is.EqualTo(new InterleaveMap(4, 2)));
+        var outGroup = GroupWithSlice(a, w, 0);
+        Assert.That(outGroup.Size, Is.EqualTo(3));
+        Assert.That(SliceOf(outGroup, w, 0)!.Map, Is.EqualTo(new InterleaveMap(3, 2)));
+        var outcome = Oracle.Check(model, new Random(14), 0.5);
+        Assert.That(grouped.Producer.Attributes.GetInt("group", 0), Is.EqualTo(2));
+        Assert.That(outcome.MaxRelativeDiff, Is.LessThanOrEqualTo(Oracle.Tolerance));
+    }
 }

@@ -41,6 +41,10 @@ public class AnalyzeCommandTests
         var first = groups[0];
         foreach (var key in new[] { "id", "kind", "root", "rootOp", "size", "parameters", "items" })
             Assert.That(first.TryGetProperty(key, out _), Is.True, key);
+        // The first group is the stem conv's channels: its own weight rows are a scored slice on axis 0.
+        var stemWeight = analysis.Groups[0].Root.Input(1)!.Name;
+        Assert.That(first.GetProperty("items").EnumerateArray().Any(i => i.GetProperty("kind").GetString() == "ConstantSlice" &&
+            i.GetProperty("tensor").GetString() == stemWeight && i.GetProperty("axis").GetInt32() == 0 && i.GetProperty("scored").GetBoolean()), Is.True);
     }
 
     [Test]

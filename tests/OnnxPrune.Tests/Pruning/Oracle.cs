@@ -58,7 +58,8 @@ public static class Oracle
     }
 
     /// <summary>What one oracle check found.</summary>
-    public sealed record Outcome(PruningResult Result, double MaxRelativeDiff, byte[] Pruned, DependencyAnalysis Analysis, int Prunable, IReadOnlyDictionary<string, double> Diffs);
+    public sealed record Outcome(PruningResult Result, double MaxRelativeDiff, byte[] Pruned, DependencyAnalysis Analysis, int Prunable, IReadOnlyDictionary<string, double> Diffs,
+        IReadOnlyDictionary<string, Tensor> Inputs, IReadOnlyDictionary<string, Tensor> Outputs);
 
     /// <summary>Analyses, masks, prunes, checks (onnx.checker) and compares with the masked reference on ORT.</summary>
     public static Outcome Check(OnnxModel model, Random rng, double keepFraction = 0.5, IReadOnlyDictionary<string, long>? dims = null, long defaultSize = 32, bool checker = true)
@@ -90,7 +91,7 @@ public static class Oracle
             diffs[name] = scale == 0 ? diff : diff / scale;
             worst = Math.Max(worst, diffs[name]);
         }
-        return new Outcome(result, worst, pruned, analysis, masks.Count, diffs);
+        return new Outcome(result, worst, pruned, analysis, masks.Count, diffs, inputs, actual);
     }
 }
 

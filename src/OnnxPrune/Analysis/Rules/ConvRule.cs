@@ -3,7 +3,8 @@ using OnnxPrune.Graph;
 namespace OnnxPrune.Analysis.Rules;
 
 /// <summary>Conv: output channels are a source; input channels couple to the weight's axis 1 (group = 1) or, for a
-/// depthwise conv (group = input channels), to output-channel blocks of the channel multiplier, with `group` rewritten.</summary>
+/// depthwise conv (group = input channels), to output-channel blocks of the channel multiplier, with `group` rewritten;
+/// for other grouped convs a unit is one channel index in every group (the group count stays).</summary>
 public sealed class ConvRule : OpRule
 {
     /// <inheritdoc/>
@@ -53,9 +54,18 @@ public sealed class ConvRule : OpRule
             ctx.Acknowledge(w, 1);
             ctx.Attribute(x, 1, "group");
         }
+        else if (group > 1 && channels is long c && c % group == 0 && ctx.Size(y, 1) is long m && m % group == 0 && ctx.Size(w, 1) == c / group)
+        {
+            // Grouped: every group must keep the same number of input and output channels, so a unit is one channel
+            // index taken in every group (input channel i ↔ weight column i mod c/g; output j ↔ j mod m/g).
+            long perIn = c / group, perOut = m / group;
+            for (long i = 0; i < c; i++) ctx.Couple(x, 1, i, w, 1, i % perIn);
+            for (long j = perOut; j < m; j++) ctx.Couple(y, 1, j, y, 1, j % perOut);
+            ctx.Scored(w, 1);
+        }
         else
         {
-            var reason = $"{ctx.Where}: grouped convolution (group={group} over {channels?.ToString() ?? "?"} channels) is not depthwise";
+            var reason = $"{ctx.Where}: grouped convolution (group={group} over {channels?.ToString() ?? "?"} channels) has unexpected shapes";
             ctx.Opaque(x, 1, reason);
             ctx.Opaque(y, 1, reason);
             ctx.Opaque(w, 0, reason);

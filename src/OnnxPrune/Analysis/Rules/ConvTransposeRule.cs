@@ -3,7 +3,7 @@ using OnnxPrune.Graph;
 namespace OnnxPrune.Analysis.Rules;
 
 /// <summary>ConvTranspose: weight [C_in, C_out/group, k…]; output channels (weight axis 1) are a source, input channels
-/// couple to weight axis 0. Depthwise (group = C_in) couples input channel c to output block c.</summary>
+/// couple to weight axis 0. With groups, a unit is one channel index in every group.</summary>
 public sealed class ConvTransposeRule : OpRule
 {
     /// <inheritdoc/>
@@ -55,7 +55,17 @@ public sealed class ConvTransposeRule : OpRule
             ctx.Scored(w, 1);
             return;
         }
-        var reason = $"{ctx.Where}: grouped ConvTranspose (group={group}) is not supported";
+        if (ctx.Size(x, 1) is long c && c % group == 0 && ctx.Size(w, 1) is long perOut && ctx.Size(y, 1) == perOut * group)
+        {
+            // Grouped (depthwise included): a unit is one channel index in every group; the group count stays.
+            long perIn = c / group;
+            for (long i = perIn; i < c; i++) ctx.Couple(x, 1, i, x, 1, i % perIn);
+            for (long j = 0; j < perOut * group; j++) ctx.Couple(y, 1, j, w, 1, j % perOut);
+            ctx.Source(y, 1, GroupKind.Channels);
+            ctx.Scored(w, 1);
+            return;
+        }
+        var reason = $"{ctx.Where}: grouped ConvTranspose (group={group}) has unexpected shapes";
         ctx.Opaque(x, 1, reason);
         ctx.Opaque(y, 1, reason);
         ctx.Opaque(w, 0, reason);

@@ -78,6 +78,17 @@ public sealed class CouplingContext
         for (int i = 0; i < dp.Size; i++) _units.Union(dp.Base + i, dw.Base + (int)offset + i);
     }
 
+    /// <summary>Position <paramref name="posA"/> of a's axis and position <paramref name="posB"/> of b's axis belong to the
+    /// same unit (the general form; e.g. grouped convs tie input channel i to weight column i mod channels-per-group).</summary>
+    public void Couple(Value a, int axisA, long posA, Value b, int axisB, long posB)
+    {
+        var (da, db) = (Dim(a, axisA), Dim(b, axisB));
+        if (da is null || db is null) { UnknownPair(a, axisA, da, b, axisB, db); return; }
+        if (posA < 0 || posA >= da.Size || posB < 0 || posB >= db.Size)
+            throw new ArgumentOutOfRangeException(nameof(posA), $"{Where}: position out of range");
+        _units.Union(da.Base + (int)posA, db.Base + (int)posB);
+    }
+
     /// <summary>Unit <c>i</c> of <paramref name="outer"/>'s axis owns positions [i·b, (i+1)·b) of <paramref name="flat"/>'s axis
     /// (a channel flattened with its trailing dims, a head in the merged heads·dim axis).</summary>
     public void Block(Value outer, int axisOuter, Value flat, int axisFlat, long blockSize)
@@ -146,6 +157,18 @@ public sealed class CouplingContext
     public void Attribute(Value v, int axis, string name, int element = -1)
     {
         if (Dim(v, axis) is { } d && !d.Attributes.Contains((Node, name, element))) d.Attributes.Add((Node, name, element));
+    }
+
+    /// <summary>Positions [<paramref name="start"/>, <paramref name="end"/>) of this axis form a region whose units shrink
+    /// element <paramref name="index"/> of int constant <paramref name="constant"/> (null: attribute <paramref name="attribute"/>,
+    /// element <paramref name="index"/>) when removed: e.g. the positions before a Slice's start shift its bounds.</summary>
+    public void Region(Value v, int axis, long start, long end, string tag, Value? constant, string? attribute, int index)
+    {
+        if (start >= end || Dim(v, axis) is not { } d) return;
+        var region = d.Regions.FirstOrDefault(r => r.Start == start && r.End == end && r.Tag == tag);
+        if (region is null) d.Regions.Add(region = new DimRegion { Start = start, End = end, Tag = tag });
+        if (constant is not null) region.ShapeElements.Add((constant, index, Node));
+        else if (attribute is not null) region.Attributes.Add((Node, attribute, index));
     }
 
     /// <summary>Identity-couples every axis of two values of the same rank (elementwise ops).</summary>

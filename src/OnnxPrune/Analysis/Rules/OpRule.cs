@@ -67,5 +67,6 @@ public sealed class OpRuleRegistry
         .Register(new SoftmaxRule())
         .Register(new ReduceRule())
         .Register(new ShapeRule())
-        .Register(new GatherRule());
+        .Register(new GatherRule())
+        .Register(new ExpandRule());
 }

@@ -2,8 +2,8 @@ using OnnxPrune.Graph;
 
 namespace OnnxPrune.Analysis.Rules;
 
-/// <summary>Pad: axes without padding couple; padded axes (including a channel-axis "option A" shortcut) cannot be
-/// mapped yet and block their groups.</summary>
+/// <summary>Pad: unpadded axes couple; on a padded axis (constant mode, e.g. a channel-axis "option A" shortcut) input
+/// unit j sits at pad_begin + j, and the padded positions are units of their own whose removal shrinks the pads.</summary>
 public sealed class PadRule : OpRule
 {
     /// <inheritdoc/>
@@ -38,15 +38,35 @@ public sealed class PadRule : OpRule
     {
         var (x, y) = (ctx.In(0)!, ctx.Out(0)!);
         int r = ctx.Rank(x);
-        var pads = FullPads(RuleHelpers.IntsFromAttributeOrInput(ctx, "pads", 1), ctx.In(3) is { } ax ? ctx.Info(ax).KnownValues : null, r);
+        var axesValues = ctx.In(3) is { } ax ? ctx.Info(ax).KnownValues : null;
+        var pads = FullPads(RuleHelpers.IntsFromAttributeOrInput(ctx, "pads", 1), axesValues, r);
         RuleHelpers.AcknowledgeInputs(ctx, 1);
         if (pads is null) { ctx.OpaqueValue(x, $"{ctx.Where}: pads unknown"); ctx.OpaqueValue(y, $"{ctx.Where}: pads unknown"); return; }
+        bool constantMode = (ctx.Node.Attributes.GetString("mode", "constant") ?? "constant") == "constant";
+        bool fromAttribute = ctx.Node.Attributes.Contains("pads");
+        var padElements = fromAttribute ? null : ctx.Info(ctx.In(1)!).Elements;
         for (int i = 0; i < r; i++)
         {
-            if (pads[i] == 0 && pads[i + r] == 0) { ctx.Same(x, i, y, i); continue; }
-            var reason = $"{ctx.Where} pads axis {i} (padded units cannot be pruned yet)";
-            ctx.Opaque(x, i, reason);
-            ctx.Opaque(y, i, reason);
+            long pb = pads[i], pe = pads[i + r];
+            if (pb == 0 && pe == 0) { ctx.Same(x, i, y, i); continue; }
+            // Raw indices of this axis' begin/end pads (pads may list only `axes`).
+            int k = axesValues is null ? i : Array.FindIndex(axesValues, v => RuleHelpers.Axis(v, r) == i);
+            int count = axesValues?.Length ?? r;
+            bool rewritable = fromAttribute || (padElements is not null && padElements[k].Constant is not null && padElements[k + count].Constant is not null);
+            if (!constantMode || pb < 0 || pe < 0 || !rewritable || ctx.Size(x, i) is not long n)
+            {
+                var reason = $"{ctx.Where} pads axis {i} ({(constantMode ? "pads not rewritable" : "non-constant mode")})";
+                ctx.Opaque(x, i, reason);
+                ctx.Opaque(y, i, reason);
+                continue;
+            }
+            // Input unit j sits at pb + j; padded positions are units of their own whose removal shrinks the pads.
+            ctx.Offset(x, i, y, i, pb);
+            foreach (var (from, to, idx, tag) in new[] { (0L, pb, k, "begin"), (pb + n, pb + n + pe, k + count, "end") })
+            {
+                if (fromAttribute) ctx.Region(y, i, from, to, $"{ctx.Node.DisplayName}:{tag}:{i}", null, "pads", idx);
+                else ctx.Region(y, i, from, to, $"{ctx.Node.DisplayName}:{tag}:{i}", padElements![idx].Constant, null, padElements[idx].ConstantIndex);
+            }
         }
     }
 }

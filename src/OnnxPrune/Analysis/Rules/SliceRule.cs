@@ -3,8 +3,8 @@ using OnnxPrune.Tensors;
 
 namespace OnnxPrune.Analysis.Rules;
 
-/// <summary>Slice: axes taken whole couple; sliced axes cannot be mapped yet (their bounds would need rewriting) and
-/// block their groups. Slices of small integer vectors keep their tracked elements.</summary>
+/// <summary>Slice: unsliced axes couple; a sliced axis (step 1, non-negative bounds) couples output unit j to input unit
+/// start + j, and its bounds are rewritten when units go (units before the start form their own groups). Slices of small integer vectors keep their tracked elements.</summary>
 public sealed class SliceRule : OpRule
 {
     /// <inheritdoc/>
@@ -45,6 +45,14 @@ public sealed class SliceRule : OpRule
         return result;
     }
 
+    // Where element k of the starts (input 1) / ends (input 2) lives: a constant element, or the attribute (opset < 10).
+    private static (Value? Constant, int Index, bool Rewritable) Element(CouplingContext ctx, int input, int k)
+    {
+        if (ctx.Node.Attributes.Contains(input == 1 ? "starts" : "ends")) return (null, k, true);
+        var e = ctx.Info(ctx.In(input)!).Elements![k];
+        return (e.Constant, e.ConstantIndex, e.Constant is not null);
+    }
+
     /// <inheritdoc/>
     public override void InferShapes(ShapeContext ctx)
     {
@@ -75,12 +83,35 @@ public sealed class SliceRule : OpRule
         for (int a = 0; a < r; a++)
         {
             int k = Array.IndexOf(plan.Axes, a);
-            bool whole = k < 0 || (ctx.Size(x, a) is long n && Selected(n, plan.Starts[k], plan.Ends[k], plan.Steps[k]) is { } s
-                                   && s.Count == n && plan.Steps[k] == 1);
-            if (whole) { ctx.Same(x, a, y, a); continue; }
-            var reason = $"{ctx.Where} slices axis {a} (slice bounds are not rewritten yet)";
-            ctx.Opaque(x, a, reason);
-            ctx.Opaque(y, a, reason);
+            if (k < 0) { ctx.Same(x, a, y, a); continue; }
+            if (ctx.Size(x, a) is not long n) continue;
+            long start = plan.Starts[k], end = plan.Ends[k];
+            if (plan.Steps[k] != 1 || start < 0 || end < 0 || start >= n)
+            {
+                var reason = $"{ctx.Where} slices axis {a} with negative bounds or a step (not mapped)";
+                ctx.Opaque(x, a, reason);
+                ctx.Opaque(y, a, reason);
+                continue;
+            }
+            // Output unit j is input unit start + j. Removing units before the start shifts both bounds; removing units
+            // inside shifts the end (harmless when the end is "to the end"); units after the end are not read.
+            ctx.Offset(y, a, x, a, start);
+            bool toEnd = end >= n; // the end follows any shrinking by itself
+            var (startConst, startIndex, startOk) = Element(ctx, 1, k);
+            var (endConst, endIndex, endOk) = Element(ctx, 2, k);
+            if ((start > 0 && !startOk) || (!toEnd && !endOk))
+            {
+                var reason = $"{ctx.Where}: bounds of axis {a} are computed at run time and cannot be rewritten";
+                ctx.Opaque(x, a, reason);
+                ctx.Opaque(y, a, reason);
+                continue;
+            }
+            var tag = $"{ctx.Node.DisplayName}:before:{a}";
+            ctx.Region(x, a, 0, start, tag, startConst, startConst is null ? "starts" : null, startIndex);
+            if (toEnd) continue;
+            ctx.Region(x, a, 0, start, tag, endConst, endConst is null ? "ends" : null, endIndex);
+            if (endConst is not null) ctx.ShapeElement(y, a, endConst, endIndex);
+            else ctx.Attribute(y, a, "ends", k);
         }
     }
 }
