@@ -235,10 +235,30 @@ public sealed class CostModel
         };
     }
 
-    // Counted nodes that read the constant as a weight operand (Conv/ConvTranspose input 1, Gemm/MatMul input 0 or 1).
-    private IEnumerable<Node> WeightReaders(Value constant) =>
-        constant.Consumers.Distinct().Where(n => _macs.ContainsKey(n) &&
-            (n.Input(1) == constant || (n.OpType is "Gemm" or "MatMul" && n.Input(0) == constant)));
+    // Ops that only re-lay out a tensor's elements: a weight reached through them keeps MACs ∝ its element count.
+    private static readonly HashSet<string> LayoutOps = new(StringComparer.Ordinal)
+    {
+        "Reshape", "Transpose", "Identity", "Cast", "Squeeze", "Unsqueeze", "Flatten", "DequantizeLinear",
+    };
+
+    // Counted nodes that read the constant as a weight operand (Conv/ConvTranspose input 1, Gemm/MatMul input 0 or 1),
+    // directly or through layout-only ops (e.g. CNTK's MatMul weight, a Reshape of a [16,4,4,10] constant). The MACs of
+    // Conv, ConvTranspose, Gemm and MatMul are proportional to the element count of a weight operand, so a kept
+    // fraction of the constant's elements is the kept fraction of the node's MACs.
+    private IEnumerable<Node> WeightReaders(Value constant)
+    {
+        var seen = new HashSet<Value>(ReferenceEqualityComparer.Instance) { constant };
+        var pending = new Queue<Value>([constant]);
+        while (pending.Count > 0)
+        {
+            var v = pending.Dequeue();
+            foreach (var n in v.Consumers.Distinct())
+            {
+                if (_macs.ContainsKey(n) && (n.Input(1) == v || (n.OpType is "Gemm" or "MatMul" && n.Input(0) == v))) yield return n;
+                else if (n.IsStandard && LayoutOps.Contains(n.OpType) && n.Input(0) == v && n.Output(0) is { } o && seen.Add(o)) pending.Enqueue(o);
+            }
+        }
+    }
 
     private static long Product(ReadOnlySpan<long> dims)
     {

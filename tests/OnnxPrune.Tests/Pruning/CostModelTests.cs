@@ -119,6 +119,27 @@ public class CostModelTests
     }
 
     [Test]
+    public void AWeightReachedThroughAReshapeScalesItsMatMul()
+    {
+        // CNTK-style: constant [4,2,2,3] → Reshape [16,3] → MatMul(x[1,16]); unit = index on the constant's axis 0.
+        var b = new GraphBuilder();
+        var x = b.Input("x", ElementType.Float, 1, 16);
+        var w = b.Initializer("w", Ones(48), 4, 2, 2, 3);
+        var y = b.MatMul(x, b.Reshape(w, 16, 3));
+        b.Output(y);
+        var model = b.Build();
+        var cost = CostModel.Of(model);
+        Assert.That(cost.Total.Macs, Is.EqualTo(16 * 3));
+        var g = new PruningGroup
+        {
+            Id = 0, Kind = GroupKind.Channels, Root = y.Producer!, Size = 4,
+            Items = [new GroupItem { Kind = GroupItemKind.ConstantSlice, Value = w, Axis = 0, IsScored = true }],
+        };
+        Assert.That(cost.PerUnit(g), Is.EqualTo(new UnitCost(12, 48, 12)));
+        Assert.That(cost.Estimate([(g, 1L)]), Is.EqualTo(new ModelCost(12, 48, 4 * 3)), "one unit left: 12 floats; MACs 1·4·3 (the int64 shape is no parameter)");
+    }
+
+    [Test]
     public void Fp16WeightsCountTwoBytes()
     {
         var b = new GraphBuilder();

@@ -105,6 +105,25 @@ public class PruneEndToEndTests
         Assert.That(report.Groups.Where(g => g.Status == GroupStatus.Pruned).Select(g => g.Kept % 2), Is.All.Zero);
     }
 
+    [TestCaseSource(typeof(TestPaths), nameof(TestPaths.SharedModelNames))]
+    public async Task ThePlannersPredictionEqualsTheCountOfTheRealPrunedModel(string file)
+    {
+        var model = OnnxPrune.Graph.OnnxModel.Load(TestPaths.SharedModel(file));
+        var dims = new Dictionary<string, long>();
+        foreach (var input in model.Graph.DataInputs)
+            for (int i = 1; i < (input.Shape?.Count ?? 0); i++)
+                if (input.Shape![i].Param is { } p) dims[p] = 64;
+        var report = await Pruner.Default.PruneAsync(model, new PruneOptions
+        {
+            Criterion = new OnnxPrune.Pruning.Importance.MagnitudeCriterion(2),
+            Budget = new UniformRatioBudget(0.5),
+            Cost = new CostOptions { Dims = dims },
+        });
+        Assert.That(report.MacsComplete, Is.True);
+        Assert.That(report.After.Parameters, Is.LessThan(report.Before.Parameters));
+        Assert.That(report.Estimated, Is.EqualTo(report.After), "CNNs with constant weights: parameters, bytes and MACs predicted exactly");
+    }
+
     [Test]
     public void UnreachableTargetExitsWithThePruningConstraintCode()
     {
