@@ -187,7 +187,7 @@ public sealed class DependencyAnalyzer
             var rootNode = root.SourceNode!;
             long rootPerUnit = unitList[0].Positions[root.Id].Count;
             var kind = rootPerUnit > 1 && root.SourceKind == GroupKind.Features ? GroupKind.AttentionHeads
-                : sources > 1 ? GroupKind.ResidualStream
+                : sources > 1 && groupDims.Any(d => d.Join) ? GroupKind.ResidualStream
                 : root.SourceKind == GroupKind.Features && IsTokenMlp(root) ? GroupKind.MlpHidden
                 : root.SourceKind!.Value;
             groups.Add(new PruningGroup { Id = id, Kind = kind, Root = rootNode, Size = unitList.Count, Items = items, BlockedReasons = reasons });

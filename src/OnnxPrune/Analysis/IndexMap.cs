@@ -39,6 +39,8 @@ public sealed record IdentityMap : IndexMap
     public override long? UnitOf(long position) => position;
     /// <inheritdoc/>
     public override long PositionsPerUnit => 1;
+    /// <inheritdoc/>
+    public override string ToString() => "identity";
 }
 
 /// <summary>Unit u sits at position <c>Offset + u</c>, for units in [0, Count): a Concat input inside the
@@ -53,6 +55,8 @@ public sealed record OffsetMap(long Offset, long Count) : IndexMap
     public override long? UnitOf(long position) => position >= Offset && position < Offset + Count ? position - Offset : null;
     /// <inheritdoc/>
     public override long PositionsPerUnit => 1;
+    /// <inheritdoc/>
+    public override string ToString() => $"offset {Offset} (+{Count})";
 }
 
 /// <summary>Unit u owns the block [u·BlockSize, (u+1)·BlockSize): channel c of a [N,C,H,W] tensor flattened into
@@ -69,6 +73,8 @@ public sealed record BlockMap(long BlockSize) : IndexMap
     public override long? UnitOf(long position) => position / BlockSize;
     /// <inheritdoc/>
     public override long PositionsPerUnit => BlockSize;
+    /// <inheritdoc/>
+    public override string ToString() => $"block {BlockSize}";
 }
 
 /// <summary>Unit u owns positions u, u+Units, u+2·Units, … (Repeats of them): channel c of a channel-last
@@ -86,6 +92,8 @@ public sealed record InterleaveMap(long Units, long Repeats) : IndexMap
     public override long? UnitOf(long position) => position % Units;
     /// <inheritdoc/>
     public override long PositionsPerUnit => Repeats;
+    /// <inheritdoc/>
+    public override string ToString() => $"interleave {Units}×{Repeats}";
 }
 
 /// <summary>Two maps in sequence: root unit → positions of <paramref name="First"/>, each of which is a unit of <paramref name="Second"/>.</summary>
@@ -100,6 +108,8 @@ public sealed record ComposedMap(IndexMap First, IndexMap Second) : IndexMap
     public override long? UnitOf(long position) => Second.UnitOf(position) is long mid ? First.UnitOf(mid) : null;
     /// <inheritdoc/>
     public override long PositionsPerUnit => First.PositionsPerUnit * Second.PositionsPerUnit;
+    /// <inheritdoc/>
+    public override string ToString() => $"{First} then {Second}";
 }
 
 /// <summary>Any other layout: an explicit, ascending position list per root unit (e.g. units that are not contiguous
@@ -144,5 +154,5 @@ public sealed record ExplicitMap : IndexMap
     public override int GetHashCode() => HashCode.Combine(_positions.Length, PositionsPerUnit);
 
     /// <inheritdoc/>
-    public override string ToString() => $"ExplicitMap {{ Units = {Units}, PositionsPerUnit = {PositionsPerUnit} }}";
+    public override string ToString() => $"explicit {Units} units × {PositionsPerUnit}";
 }

@@ -14,6 +14,7 @@ internal sealed class DimNode
     public GroupKind? SourceKind { get; set; }
     public Node? SourceNode { get; set; }
     public bool Scored { get; set; }
+    public bool Join { get; set; }
     public List<string> OpaqueReasons { get; } = new();
     public List<(Value Constant, int Index, Node Owner)> ShapeElements { get; } = new();
     public List<(Node Node, string Name, int Element)> Attributes { get; } = new();

@@ -98,12 +98,12 @@ public sealed class ModelFactory
 
     /// <summary>A small ViT-style encoder: input [N, T, C], two blocks (constant Reshape targets, then PyTorch-style
     /// Shape chains), final LayerNorm and a 5-way head.</summary>
-    public static OnnxModel Vit(int seed, long c = 16, long heads = 4, long headDim = 4, long hidden = 32, long tokens = 6)
+    public static OnnxModel Vit(int seed, long c = 16, long heads = 4, long headDim = 4, long hidden = 32, long tokens = 6, bool chains = true)
     {
         var f = new ModelFactory(new Random(seed));
         var x = f.B.Input("tokens", ElementType.Float, "N", tokens, c);
         var h = f.EncoderBlock(x, c, heads, headDim, hidden, shapeChain: false);
-        h = f.EncoderBlock(h, c, heads, headDim, hidden, shapeChain: true);
+        h = f.EncoderBlock(h, c, heads, headDim, hidden, shapeChain: chains);
         var y = f.Linear(f.LayerNorm(h, c), c, 5);
         f.B.Output(y, ElementType.Float, "N", tokens, 5);
         return f.B.Build();

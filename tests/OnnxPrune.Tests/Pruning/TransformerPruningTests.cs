@@ -76,4 +76,39 @@ public class TransformerPruningTests
         Assert.That(outcome.Prunable, Is.EqualTo(4));
         Assert.That(outcome.MaxRelativeDiff, Is.LessThanOrEqualTo(Oracle.Tolerance));
     }
+
+    // Rewires every head-splitting Reshape of the given blocks to one shared target constant (some exporters share them).
+    private static Value ShareHeadShape(OnnxModel model, Func<int, bool> which)
+    {
+        var splits = model.Graph.Nodes.Where(n => n.OpType == "Reshape" && n.Input(1)!.Constant is { } c && c.ElementCount == 4).ToList();
+        var shared = splits[0].Input(1)!;
+        for (int i = 0; i < splits.Count; i++)
+            if (which(i / 3)) model.Graph.SetInput(splits[i], 1, shared);
+        model.Graph.EliminateDeadCode();
+        return shared;
+    }
+
+    [Test]
+    public void AShapeConstantSharedByQKVOfOneBlockIsRewrittenOnce()
+    {
+        var model = ModelFactory.Vit(7, chains: false);
+        var shared = ShareHeadShape(model, block => block == 0);
+        var a = DependencyAnalyzer.Analyze(model);
+        var heads = a.Groups.Where(g => g.Kind == GroupKind.AttentionHeads).ToList();
+        Assert.That(heads.All(g => !g.IsBlocked), Is.True, string.Join("\n", heads));
+        Assert.That(heads[0].Items.Count(i => i.Kind == GroupItemKind.ShapeElement && i.Value == shared), Is.EqualTo(1));
+        var outcome = Oracle.Check(model, new Random(8), 0.5, new Dictionary<string, long> { ["N"] = 2 });
+        Assert.That(shared.Constant!.Data.ToInt64Array()[2], Is.EqualTo(2), "4 heads → 2, written once");
+        Assert.That(outcome.MaxRelativeDiff, Is.LessThanOrEqualTo(Oracle.Tolerance));
+    }
+
+    [Test]
+    public void AShapeConstantSharedAcrossBlocksBlocksBothHeadGroups()
+    {
+        var model = ModelFactory.Vit(9, chains: false);
+        var shared = ShareHeadShape(model, _ => true);
+        var heads = DependencyAnalyzer.Analyze(model).Groups.Where(g => g.Kind == GroupKind.AttentionHeads).ToList();
+        Assert.That(heads, Has.Count.EqualTo(2));
+        Assert.That(heads.All(g => g.BlockedReasons.Any(r => r.Contains(shared.Name))), Is.True, string.Join("\n", heads));
+    }
 }

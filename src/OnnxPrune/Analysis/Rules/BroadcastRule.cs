@@ -42,5 +42,7 @@ public sealed class BroadcastRule : OpRule
         var y = ctx.Out(0)!;
         foreach (var x in ctx.Node.Inputs)
             if (x is not null) RuleHelpers.CoupleBroadcast(ctx, x, y);
+        if (ctx.Node.OpType is "Add" or "Sub" or "Sum" or "Mean" && ctx.Node.Inputs.Count(x => x is not null && x.Constant is null) >= 2)
+            for (int i = 0; i < ctx.Rank(y); i++) ctx.Join(y, i);
     }
 }

@@ -111,6 +111,13 @@ public sealed class CouplingContext
         if (Dim(v, axis) is { } d && d.SourceKind is null) { d.SourceKind = kind; d.SourceNode = Node; }
     }
 
+    /// <summary>Marks an axis where activations written by different sources are summed (a residual Add): groups through
+    /// it are reported as residual streams.</summary>
+    public void Join(Value v, int axis)
+    {
+        if (Dim(v, axis) is { } d) d.Join = true;
+    }
+
     /// <summary>Marks a constant's axis as holding the units' own weights (scored by magnitude criteria).</summary>
     public void Scored(Value constant, int axis)
     {

@@ -17,6 +17,7 @@ public sealed class SqueezeRule : OpRule
         if (node.OpType == "Squeeze")
         {
             HashSet<int> removed;
+            if (axes is null && node.Input(1) is not null) return null; // axes given at run time
             if (axes is null)
             {
                 if (x.Shape.Any(d => !d.IsKnown)) return null;
