@@ -12,6 +12,8 @@ internal static class ExitCodes
     public const int PruningConstraint = 5;
     public const int Runtime = 6;
     public const int Io = 7;
+    /// <summary>The pruned model differs from the masked reference beyond tolerance (prune --verify).</summary>
+    public const int VerificationFailed = 8;
     public const int Cancelled = 130;
     public const int Internal = 70;
 

@@ -1,0 +1,166 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using OnnxPrune.Analysis;
+using OnnxPrune.Graph;
+using OnnxPrune.Pruning;
+using OnnxPrune.Pruning.Importance;
+
+namespace OnnxPrune.Cli.Commands;
+
+/// <summary>
+/// <c>onnxprune prune IN OUT [--criterion C | --scores FILE] [--ratio R | --target-params N | --target-macs N | --target-bytes N] [--global] [--per-cost]
+/// [--round-to N] [--min-keep N] [--protect NODE ...] [--seed S] [--dim NAME=VALUE ...] [--report FILE.json] [--verify]</c>.
+/// </summary>
+internal static class PruneCommand
+{
+    public static Command Create()
+    {
+        var input = new Argument<FileInfo>("input") { Description = "The ONNX model to prune." };
+        var output = new Argument<FileInfo>("output") { Description = "Where to write the pruned model (written atomically)." };
+        var criterion = new Option<string>("--criterion")
+        {
+            Description = "Importance criterion: l1, l2, bn (groups without BN use l2), fpgm, random.",
+            DefaultValueFactory = _ => "l2",
+        };
+        criterion.AcceptOnlyFromAmong([.. Criteria.Names]);
+        var scoresFile = new Option<FileInfo?>("--scores")
+        {
+            Description = "Use given per-unit scores instead of a criterion: JSON {\"groups\": {\"ROOT_NODE\": [scores…]}} (e.g. task-library votes); groups not listed stay whole.",
+        };
+        var ratio = new Option<double?>("--ratio") { Description = "Fraction of units to remove: per group, or across all groups with --global." };
+        var targetParams = new Option<long?>("--target-params") { Description = "Prune until the model has at most N parameters." };
+        var targetMacs = new Option<long?>("--target-macs") { Description = "Prune until the model needs at most N MACs per inference (see --dim)." };
+        var targetBytes = new Option<long?>("--target-bytes") { Description = "Prune until the weights take at most N bytes." };
+        var global = new Option<bool>("--global") { Description = "With --ratio: one threshold across all groups by normalised score." };
+        var perCost = new Option<bool>("--per-cost") { Description = "With a target: rank units by score per unit of the target's cost instead of by score." };
+        var roundTo = new Option<long>("--round-to") { Description = "Kept counts are multiples of N (never 0).", DefaultValueFactory = _ => 1 };
+        var minKeep = new Option<long>("--min-keep") { Description = "Every group keeps at least N units.", DefaultValueFactory = _ => 1 };
+        var protect = new Option<string[]>("--protect")
+        {
+            Description = "Node (or weight) names never pruned.",
+            AllowMultipleArgumentsPerToken = true,
+            DefaultValueFactory = _ => Array.Empty<string>(),
+        };
+        var seed = new Option<long>("--seed") { Description = "Seed for the random criterion, tie-breaks and verification inputs.", DefaultValueFactory = _ => 0 };
+        var dims = new Option<string[]>("--dim")
+        {
+            Description = "Value of a symbolic input dim for MAC counting, NAME=VALUE (repeatable; the batch defaults to 1).",
+            DefaultValueFactory = _ => Array.Empty<string>(),
+        };
+        var report = new Option<FileInfo?>("--report") { Description = "Write a JSON report here." };
+        var verify = new Option<bool>("--verify")
+        {
+            Description = "Compare the pruned model with the masked original (removed units zeroed) on 2 seeded random inputs with ONNX Runtime; " +
+                          "exit code 8 when the max relative difference exceeds 1e-4 (the model is still written, for inspection).",
+        };
+        var command = new Command("prune", "Structurally prune a model: analyse, score, plan a budget, cut, save, report.")
+        {
+            input, output, criterion, scoresFile, ratio, targetParams, targetMacs, targetBytes, global, perCost, roundTo, minKeep, protect, seed, dims, report, verify,
+        };
+        command.SetAction(async (parse, ct) =>
+        {
+            var budget = Budget(parse.GetValue(ratio), parse.GetValue(global), parse.GetValue(targetParams), parse.GetValue(targetMacs), parse.GetValue(targetBytes));
+            if (parse.GetValue(perCost) && budget is not TargetBudget) throw new ArgumentException("--per-cost goes with --target-params, --target-macs or --target-bytes.");
+            long s = parse.GetValue(seed);
+            var options = new PruneOptions
+            {
+                Criterion = parse.GetValue(scoresFile) is { } file ? ExternalScores.Load(file.FullName) : Criteria.Create(parse.GetValue(criterion)!, s),
+                Budget = budget,
+                Planner = new PlannerOptions
+                {
+                    RoundTo = parse.GetValue(roundTo),
+                    MinKeep = parse.GetValue(minKeep),
+                    ProtectedNodes = parse.GetValue(protect)!,
+                    Seed = s,
+                    Ranking = parse.GetValue(perCost) ? UnitRanking.ScorePerCost : UnitRanking.Score,
+                },
+                Cost = new CostOptions { Dims = ParseDims(parse.GetValue(dims)!) },
+            };
+            if (parse.GetValue(verify))
+                options = options with { Verify = new VerificationOptions { Seed = unchecked((int)s), Dims = options.Cost.Dims } };
+            var inPath = parse.GetValue(input)!.FullName;
+            var outPath = parse.GetValue(output)!.FullName;
+            var model = OnnxModel.Load(inPath);
+            var result = await Pruner.Default.PruneAsync(model, options, new StderrProgress(), ct);
+            model.Save(outPath);
+            if (parse.GetValue(report) is { } reportFile) WriteReport(reportFile.FullName, inPath, outPath, result);
+            PrintSummary(inPath, outPath, result);
+            return result.Verification is { Passed: false } ? ExitCodes.VerificationFailed : ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    /// <summary>The budget from the mutually exclusive options.</summary>
+    internal static PruningBudget Budget(double? ratio, bool global, long? targetParams, long? targetMacs, long? targetBytes)
+    {
+        int given = (ratio.HasValue ? 1 : 0) + (targetParams.HasValue ? 1 : 0) + (targetMacs.HasValue ? 1 : 0) + (targetBytes.HasValue ? 1 : 0);
+        if (given != 1) throw new ArgumentException("Give exactly one of --ratio, --target-params, --target-macs, --target-bytes.");
+        if (global && !ratio.HasValue) throw new ArgumentException("--global goes with --ratio (targets always rank globally).");
+        if (ratio is double r) return global ? new GlobalRatioBudget(r) : new UniformRatioBudget(r);
+        if (targetParams is long p) return new TargetBudget(CostMetric.Parameters, p);
+        if (targetMacs is long m) return new TargetBudget(CostMetric.Macs, m);
+        return new TargetBudget(CostMetric.WeightBytes, targetBytes!.Value);
+    }
+
+    /// <summary>Parses NAME=VALUE pairs.</summary>
+    internal static IReadOnlyDictionary<string, long> ParseDims(IEnumerable<string> pairs)
+    {
+        var result = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var pair in pairs)
+        {
+            int eq = pair.IndexOf('=');
+            if (eq <= 0 || !long.TryParse(pair.AsSpan(eq + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var v) || v <= 0)
+                throw new ArgumentException($"--dim '{pair}': expected NAME=VALUE with a positive integer value.");
+            result[pair[..eq]] = v;
+        }
+        return result;
+    }
+
+    private static readonly JsonSerializerOptions ReportJson = new(Json.Options) { Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) } };
+
+    internal static void WriteReport(string path, string inPath, string outPath, PruneReport report)
+    {
+        var node = JsonSerializer.SerializeToNode(report, ReportJson)!.AsObject();
+        node.Insert(0, "input", inPath);
+        node.Insert(1, "output", outPath);
+        var text = node.ToJsonString(ReportJson);
+        var tmp = path + ".tmp";
+        File.WriteAllText(tmp, text + "\n");
+        File.Move(tmp, path, overwrite: true);
+    }
+
+    private static void PrintSummary(string inPath, string outPath, PruneReport r)
+    {
+        int pruned = r.Groups.Count(g => g.Status == GroupStatus.Pruned);
+        int blocked = r.Groups.Count(g => g.Status == GroupStatus.Blocked);
+        Console.WriteLine($"Pruned {Path.GetFileName(inPath)} → {outPath}");
+        Console.WriteLine($"  criterion {r.Criterion}, {r.Budget}; {pruned} of {r.Groups.Count} groups pruned, {blocked} blocked");
+        Console.WriteLine($"  parameters {r.Before.Parameters,14:N0} → {r.After.Parameters,14:N0}  ({r.ParameterRatio:P1})");
+        if (r.MacsComplete) Console.WriteLine($"  MACs       {r.Before.Macs,14:N0} → {r.After.Macs,14:N0}  ({r.MacsRatio:P1})");
+        else Console.WriteLine($"  MACs       unknown: give --dim {string.Join(" ", r.MissingDims.Select(d => d + "=VALUE"))} (counted part: {r.Before.Macs:N0} → {r.After.Macs:N0})");
+        Console.WriteLine($"  bytes      {r.Before.WeightBytes,14:N0} → {r.After.WeightBytes,14:N0}  ({r.WeightBytesRatio:P1})");
+        Console.WriteLine($"  time       {r.TimingsMs.Values.Sum():N0} ms ({string.Join(", ", r.TimingsMs.Select(t => $"{t.Key} {t.Value:N0}"))})");
+        if (r.Verification is { } v)
+            Console.WriteLine($"  verify     max relative difference {v.MaxRelativeDifference:E2} over {v.Samples} inputs: {(v.Passed ? "ok" : $"FAILED (> {v.Tolerance:E0})")}");
+    }
+
+    /// <summary>One line per stage on stderr, plus progress steps of 25%.</summary>
+    private sealed class StderrProgress : IProgress<PruneProgress>
+    {
+        private PruneStage? _stage;
+        private int _quarter = -1;
+
+        public void Report(PruneProgress value)
+        {
+            int quarter = value.Fraction is double f ? (int)(f * 4) : -1;
+            if (value.Stage == _stage && quarter == _quarter) return;
+            if (value.Stage == _stage && value.Fraction is null) return;
+            _stage = value.Stage;
+            _quarter = quarter;
+            Console.Error.WriteLine($"[{value.Stage.ToString().ToLowerInvariant()}] {value.Message}{(value.Fraction is double g ? $" ({g:P0})" : "")}");
+        }
+    }
+}

@@ -1,0 +1,155 @@
+using System.Diagnostics;
+using OnnxPrune.Analysis;
+using OnnxPrune.Graph;
+using OnnxPrune.Pruning.Importance;
+
+namespace OnnxPrune.Pruning;
+
+/// <summary>Stages of a pruning run, for progress.</summary>
+public enum PruneStage
+{
+    /// <summary>Dependency analysis.</summary>
+    Analyze,
+    /// <summary>Importance scoring.</summary>
+    Score,
+    /// <summary>Budget planning.</summary>
+    Plan,
+    /// <summary>Graph surgery.</summary>
+    Surgery,
+    /// <summary>Counting the pruned model.</summary>
+    Count,
+    /// <summary>Comparing the pruned model with the masked reference on ONNX Runtime.</summary>
+    Verify,
+}
+
+/// <summary>Progress of a pruning run.</summary>
+/// <param name="Stage">Current stage.</param>
+/// <param name="Message">What is happening.</param>
+/// <param name="Fraction">Progress within the stage, in [0, 1], when known.</param>
+public readonly record struct PruneProgress(PruneStage Stage, string Message, double? Fraction = null);
+
+/// <summary>What <see cref="Pruner.PruneAsync"/> should do.</summary>
+public sealed record PruneOptions
+{
+    /// <summary>The importance criterion.</summary>
+    public required IImportanceCriterion Criterion { get; init; }
+
+    /// <summary>How much to prune.</summary>
+    public required PruningBudget Budget { get; init; }
+
+    /// <summary>Planner constraints.</summary>
+    public PlannerOptions Planner { get; init; } = new();
+
+    /// <summary>Concrete input dims for MAC counting.</summary>
+    public CostOptions Cost { get; init; } = new();
+
+    /// <summary>Input batches for data-driven criteria.</summary>
+    public IImportanceDataProvider? Data { get; init; }
+
+    /// <summary>When set, the pruned model is checked against the masked reference on ONNX Runtime
+    /// (<see cref="EquivalenceCheck"/>); the result goes to <see cref="PruneReport.Verification"/>.</summary>
+    public VerificationOptions? Verify { get; init; }
+}
+
+/// <summary>Produces a model's pruning groups (the dependency analyser).</summary>
+public delegate IReadOnlyList<PruningGroup> GroupAnalyzer(OnnxModel model);
+
+/// <summary>Applies keep-masks to a model in place (the one-pass surgery).</summary>
+public delegate void MaskSurgery(OnnxModel model, IReadOnlyList<KeepMask> masks);
+
+/// <summary>
+/// The pruning pipeline on one model, in place: analyse → score → plan → surgery → count. Criteria, planner and
+/// surgery stay separate; this class only orders them, times them and writes the report.
+/// </summary>
+public sealed class Pruner
+{
+    private readonly GroupAnalyzer _analyze;
+    private readonly MaskSurgery _surgery;
+
+    /// <summary>The pipeline over <see cref="DependencyAnalyzer"/> and <see cref="PruningSurgery"/>.</summary>
+    public static Pruner Default { get; } = new(model => DependencyAnalyzer.Analyze(model).Groups, (model, masks) => PruningSurgery.Apply(model, masks));
+
+    /// <summary>Creates a pipeline over an analyser and a surgery.</summary>
+    public Pruner(GroupAnalyzer analyze, MaskSurgery surgery)
+    {
+        _analyze = analyze ?? throw new ArgumentNullException(nameof(analyze));
+        _surgery = surgery ?? throw new ArgumentNullException(nameof(surgery));
+    }
+
+    /// <summary>Prunes <paramref name="model"/> in place and reports what was done.</summary>
+    /// <exception cref="PruningConstraintException">The budget cannot be met.</exception>
+    public async Task<PruneReport> PruneAsync(OnnxModel model, PruneOptions options, IProgress<PruneProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(options);
+        var timings = new Dictionary<string, double>(StringComparer.Ordinal);
+        var clock = Stopwatch.StartNew();
+        double Lap(string stage) { var ms = clock.Elapsed.TotalMilliseconds; clock.Restart(); timings[stage] = ms; return ms; }
+
+        progress?.Report(new PruneProgress(PruneStage.Analyze, "analysing dependencies"));
+        var groups = _analyze(model);
+        Lap("analyze");
+        var before = CostModel.Of(model, options.Cost);
+        Lap("countBefore");
+        cancellationToken.ThrowIfCancellationRequested();
+
+        progress?.Report(new PruneProgress(PruneStage.Score, $"scoring {groups.Count} groups with {options.Criterion.Name}", 0));
+        var scoreProgress = progress is null ? null : new SyncProgress<ImportanceProgress>(p =>
+            progress.Report(new PruneProgress(PruneStage.Score, $"{p.Stage}: {p.Done}/{p.Total}", p.Total == 0 ? null : (double)p.Done / p.Total)));
+        var context = new ImportanceContext { Model = model, Groups = groups, Data = options.Data, Progress = scoreProgress };
+        var scores = await options.Criterion.ScoreAsync(context, cancellationToken).ConfigureAwait(false);
+        Lap("score");
+
+        progress?.Report(new PruneProgress(PruneStage.Plan, $"planning for {options.Budget.Describe()}"));
+        var plan = BudgetPlanner.Plan(groups, scores, options.Budget, options.Planner, before);
+        Lap("plan");
+        cancellationToken.ThrowIfCancellationRequested();
+
+        OnnxModel? reference = null;
+        if (options.Verify is not null)
+        {
+            reference = MaskedReference.Build(model, plan.Masks);
+            Lap("reference");
+        }
+
+        progress?.Report(new PruneProgress(PruneStage.Surgery, $"removing {plan.RemovedUnits} units"));
+        _surgery(model, plan.Masks);
+        Lap("surgery");
+
+        progress?.Report(new PruneProgress(PruneStage.Count, "counting the pruned model"));
+        var after = CostModel.Of(model, options.Cost);
+        Lap("countAfter");
+
+        VerificationResult? verification = null;
+        if (reference is not null)
+        {
+            progress?.Report(new PruneProgress(PruneStage.Verify, "comparing with the masked reference on ONNX Runtime"));
+            verification = EquivalenceCheck.Run(reference, model, options.Verify, cancellationToken);
+            Lap("verify");
+        }
+
+        return new PruneReport
+        {
+            Criterion = scores.Criterion,
+            Budget = options.Budget.Describe(),
+            RoundTo = options.Planner.RoundTo,
+            MinKeep = options.Planner.MinKeep,
+            ProtectedNodes = options.Planner.ProtectedNodes.ToArray(),
+            Groups = plan.Decisions.Select(d => new PrunedGroupReport(d.Group.Id, d.Group.Kind, d.Group.Root.DisplayName, d.Kept, d.Group.Size, d.Status, d.Reason)).ToArray(),
+            Before = before.Total,
+            After = after.Total,
+            Estimated = plan.Estimated,
+            MacsComplete = before.MacsComplete,
+            MissingDims = before.MissingDims,
+            TimingsMs = timings,
+            Verification = verification,
+        };
+    }
+
+    // Reports on the caller's thread, in order (Progress<T> posts asynchronously and may reorder).
+    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+}
