@@ -254,6 +254,5 @@ public class SemanticMutationTests
                 return $"initializer '{t.Name}' renamed or duplicated";
             }
         }
-        return "none";
     }
 }
