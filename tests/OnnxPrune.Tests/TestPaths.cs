@@ -6,24 +6,38 @@ public static class TestPaths
     /// <summary>The repository root (the folder holding OnnxPrune.sln).</summary>
     public static string RepoRoot { get; } = FindUp("OnnxPrune.sln") ?? throw new DirectoryNotFoundException("OnnxPrune.sln not found above " + AppContext.BaseDirectory);
 
-    /// <summary>../shared/onnx-models: real third-party models.</summary>
+    /// <summary>Environment variable naming another folder of shared real models.</summary>
+    public const string SharedModelsVariable = "ONNXPRUNE_SHARED_MODELS";
+
+    /// <summary>Real third-party models: <c>ONNXPRUNE_SHARED_MODELS</c>, else ../shared/onnx-models beside the repository.</summary>
     public static string SharedModels
     {
         get
         {
-            var dir = Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "onnx-models"));
-            if (!Directory.Exists(dir)) Assert.Fail($"Shared models folder {dir} is missing.");
-            return dir;
+            var dir = FindSharedModels();
+            if (dir is null)
+                Assert.Fail($"Shared models folder missing: expected ../shared/onnx-models beside {RepoRoot}, or set {SharedModelsVariable}.");
+            return dir!;
         }
     }
 
-    /// <summary>Every shared model file, by file name (for TestCaseSource).</summary>
+    /// <summary>Every shared model file, by file name (for TestCaseSource; a missing folder gives one failing case).</summary>
     public static IEnumerable<string> SharedModelNames()
     {
-        var dir = Path.GetFullPath(Path.Combine(FindUp("OnnxPrune.sln") ?? ".", "..", "shared", "onnx-models"));
-        return Directory.Exists(dir)
+        var dir = FindSharedModels();
+        return dir is not null
             ? Directory.GetFiles(dir, "*.onnx").Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal)
             : new[] { "<shared/onnx-models missing>" };
+    }
+
+    private static string? FindSharedModels()
+    {
+        if (Environment.GetEnvironmentVariable(SharedModelsVariable) is { Length: > 0 } overridden)
+            return Directory.Exists(overridden) ? overridden : null;
+        var root = FindUp("OnnxPrune.sln");
+        if (root is null) return null;
+        var dir = Path.GetFullPath(Path.Combine(root, "..", "shared", "onnx-models"));
+        return Directory.Exists(dir) ? dir : null;
     }
 
     /// <summary>Full path of a shared model.</summary>

@@ -7,30 +7,18 @@ namespace OnnxPrune.Tests.Runtime;
 /// <summary>Every real model in ../shared/onnx-models runs on random inputs and gives finite outputs of the declared shapes.</summary>
 public class SharedModelsTests
 {
-    public static IEnumerable<string> Models()
-    {
-        // Resolved at discovery time; a missing folder yields one case that fails with the reason.
-        string? dir = Environment.GetEnvironmentVariable("ONNXPRUNE_SHARED_MODELS");
-        if (string.IsNullOrEmpty(dir) || !Directory.Exists(dir)) dir = null;
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null && dir == null; d = d.Parent)
-        {
-            var candidate = Path.Combine(d.FullName, "shared", "onnx-models");
-            if (Directory.Exists(candidate)) dir = candidate;
-        }
-        if (dir == null) return ["<shared/onnx-models not found>"];
-        return Directory.GetFiles(dir, "*.onnx").Select(Path.GetFileName).Order(StringComparer.Ordinal)!;
-    }
+    public static IEnumerable<string> Models() => OnnxPrune.Tests.TestPaths.SharedModelNames();
 
     [Test]
     public void Shared_model_folder_has_models()
     {
-        Assert.That(Directory.GetFiles(TestPaths.SharedModels(), "*.onnx"), Is.Not.Empty);
+        Assert.That(Directory.GetFiles(OnnxPrune.Tests.TestPaths.SharedModels, "*.onnx"), Is.Not.Empty);
     }
 
     [TestCaseSource(nameof(Models))]
     public void Model_runs_with_random_inputs(string file)
     {
-        var path = Path.Combine(TestPaths.SharedModels(), file);
+        var path = Path.Combine(OnnxPrune.Tests.TestPaths.SharedModels, file);
         Assert.That(File.Exists(path), Is.True, path);
         using var session = new InferenceSession(path, new SessionOptions { IntraOpThreads = 2, AllowSpinning = false });
         Assert.That(session.Inputs, Is.Not.Empty);
