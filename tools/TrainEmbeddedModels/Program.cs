@@ -41,7 +41,7 @@ var options = kind == "resnet"
         Loss = new LossOptions { LabelSmoothing = 0.05f },
         Augmentation = new Augmentation { RandomCropPadding = 2, HorizontalFlip = true },
         ProgressInterval = 100,
-        EvaluationInterval = steps / 4,
+        EvaluationInterval = Math.Max(1, steps / 8),
     }
     : new TrainerOptions
     {
@@ -51,23 +51,41 @@ var options = kind == "resnet"
         Loss = new LossOptions { LabelSmoothing = 0.05f },
         Augmentation = new Augmentation { RandomCropPadding = 2, HorizontalFlip = true },
         ProgressInterval = 100,
-        EvaluationInterval = steps / 4,
+        EvaluationInterval = Math.Max(1, steps / 8),
     };
 
 Console.WriteLine($"{kind}: {model.Graph.Constants.Where(c => c.ElementType == OnnxPrune.Tensors.ElementType.Float).Sum(c => c.ElementCount):N0} parameters, {steps} steps of {batch} ({epochs} epochs), seed {seed}");
 var clock = Stopwatch.StartNew();
 using var cts = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; cts.Cancel(); };
+using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; cts.Cancel(); });
 using var trainer = new Trainer(model, options);
-var result = await trainer.TrainAsync(train, test, new SyncProgress(p => Console.WriteLine($"[{clock.Elapsed:hh\\:mm\\:ss}] {p}")), cts.Token);
-var trained = trainer.ExportModel();
-trained.SetMetadata("onnxprune.training", $"TrainEmbeddedModels {kind} --epochs {epochs.ToString(ci)} --seed {seed} --batch {batch}");
-trained.SetMetadata("onnxprune.test_accuracy", result.Evaluation!.Accuracy.ToString("F4", ci));
-Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
-trained.Save(output);
+// Every evaluation also saves a checkpoint, so a run stopped early still leaves its latest measured model behind.
+void Save(EvaluationResult evaluation, int step)
+{
+    var trained = trainer.ExportModel();
+    trained.SetMetadata("onnxprune.training", $"TrainEmbeddedModels {kind} --epochs {epochs.ToString(ci)} --seed {seed} --batch {batch} (step {step}/{steps})");
+    trained.SetMetadata("onnxprune.test_accuracy", evaluation.Accuracy.ToString("F4", ci));
+    Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
+    trained.Save(output);
+}
+TrainingResult result;
+try
+{
+result = await trainer.TrainAsync(train, test, new SyncProgress(p =>
+{
+    Console.WriteLine($"[{clock.Elapsed:hh\\:mm\\:ss}] {p}");
+    if (p.Evaluation is { } e) Save(e, p.Step);
+}), cts.Token);
+}
+catch (OperationCanceledException)
+{
+    Console.WriteLine($"stopped after {trainer.StepsDone} steps; {output} holds the last checkpoint (see its onnxprune.* metadata)");
+    return 1;
+}
 // Re-load the saved file and evaluate it independently of the trainer.
 var reloaded = Evaluator.Evaluate(OnnxModel.Load(output), test);
-Console.WriteLine($"saved {output} ({new FileInfo(output).Length:N0} bytes); test accuracy {reloaded.Accuracy:P2} (trainer: {result.Evaluation.Accuracy:P2}), loss {reloaded.Loss:F4}; wall time {clock.Elapsed:hh\\:mm\\:ss}");
+Console.WriteLine($"saved {output} ({new FileInfo(output).Length:N0} bytes); test accuracy {reloaded.Accuracy:P2} (trainer: {result.Evaluation!.Accuracy:P2}), loss {reloaded.Loss:F4}; wall time {clock.Elapsed:hh\\:mm\\:ss}");
 return 0;
 
 /// <summary>Reports synchronously on the training thread (Progress&lt;T&gt; would post to the thread pool and reorder lines).</summary>

@@ -239,7 +239,7 @@ public static class GradientBuilder
     /// Replaces a BatchNormalization node by y = (x − μ_B)·(σ²_B + ε)^(−½)·γ + β over the batch statistics, which the
     /// generic rules then differentiate exactly; μ_B and σ²_B [C] become outputs.
     /// </summary>
-    private static BatchNormStatistics RewriteBatchNorm(GradientContext c, Node bn)
+    internal static BatchNormStatistics RewriteBatchNorm(GradientContext c, Node bn)
     {
         var g = c.Builder.Graph;
         var x = bn.Input(0)!;
