@@ -21,9 +21,11 @@ int iterations = int.Parse(Arg("--iterations", "20"), ci);
 int threads = int.Parse(Arg("--threads", "0"), ci);
 string? profileDir = Arg("--profile", "") is { Length: > 0 } p ? p : null;
 var bnMode = Arg("--batchnorm", "frozen") == "batch" ? BatchNormMode.BatchStatistics : BatchNormMode.Frozen;
+var convGrad = Arg("--conv-weight-grad", "conv") == "im2col" ? ConvWeightGradientMethod.Im2ColGemm : ConvWeightGradientMethod.Convolution;
 
-Console.WriteLine($"ONNX Runtime CPU, intra-op threads {(threads == 0 ? "default" : threads)}, spinning off, {iterations} timed runs after 3 warm-up runs; median ms");
-Console.WriteLine($"{"model",-22} {"batch",5} {"fwd init",9} {"fwd input",9} {"step",9} {"step/fwd init",14} {"step/fwd input",15}");
+Console.WriteLine($"ONNX Runtime CPU, intra-op threads {(threads == 0 ? "default" : threads)}, spinning off, {iterations} timed runs after 3 warm-up runs");
+Console.WriteLine("wall = median wall ms per run; cpu = mean process CPU ms per run (steadier on a shared machine with --threads 1)");
+Console.WriteLine($"{"model",-16} {"batch",5} {"fwd init wall/cpu",18} {"fwd input wall/cpu",19} {"step wall/cpu",16} {"step/fwd init wall/cpu",23} {"step/fwd input wall/cpu",24}");
 foreach (var path in models)
 {
     var forward = OnnxModel.Load(path);
@@ -36,24 +38,24 @@ foreach (var path in models)
         for (int i = 0; i < xs.Length; i++) xs[i] = rng.NextSingle();
 
         // 1. Forward, weights as initializers.
-        double fwdInit;
+        (double Wall, double Cpu) fwdInit;
         using (var s = new InferenceSession(forward.ToBytes(), options))
         using (var bind = s.CreateBinding(new Dictionary<string, Tensor> { [s.Inputs[0].Name] = x }, [s.Outputs[0].Name]))
-            fwdInit = Median(iterations, bind.Run);
+            fwdInit = Measure(iterations, bind.Run);
 
         // 2. Forward, weights as graph inputs (what the training graph sees).
-        var graph = GradientBuilder.Build(forward, new GradientBuilderOptions { BatchSize = batch, BatchNorm = bnMode });
+        var graph = GradientBuilder.Build(forward, new GradientBuilderOptions { BatchSize = batch, BatchNorm = bnMode, ConvWeightGradient = convGrad });
         var asInputs = WeightsAsInputs(forward, graph.Parameters.Select(q => q.Name).ToHashSet());
-        double fwdInput;
+        (double Wall, double Cpu) fwdInput;
         using (var s = new InferenceSession(asInputs.ToBytes(), options))
         {
             var feeds = Feeds(s, forward, x);
             using var bind = s.CreateBinding(feeds, [s.Outputs[0].Name]);
-            fwdInput = Median(iterations, bind.Run);
+            fwdInput = Measure(iterations, bind.Run);
         }
 
         // 3. Training step: forward + backward + optimizer update on the bound weights.
-        double step;
+        (double Wall, double Cpu) step;
         var trainOptions = profileDir is null ? options : options with { ProfilingFilePrefix = Path.Combine(profileDir, $"{Path.GetFileNameWithoutExtension(path)}_b{batch}") };
         using (var s = new InferenceSession(graph.Model.ToBytes(), trainOptions))
         {
@@ -61,7 +63,7 @@ foreach (var path in models)
             using var bind = s.CreateBinding(feeds);
             var optimizer = Optimizer.Create(new OptimizerOptions { Kind = OptimizerKind.Sgd, Momentum = 0.9f }, graph.Parameters);
             var weights = graph.Parameters.Select(q => bind.Inputs[q.Name]).ToArray();
-            step = Median(iterations, () =>
+            step = Measure(iterations, () =>
             {
                 bind.Run();
                 optimizer.BeginStep();
@@ -70,24 +72,32 @@ foreach (var path in models)
             });
             if (profileDir is not null) Summarize(s.EndProfiling());
         }
-        Console.WriteLine(string.Format(ci, "{0,-22} {1,5} {2,9:F2} {3,9:F2} {4,9:F2} {5,14:F2} {6,15:F2}",
-            Path.GetFileNameWithoutExtension(path), batch, fwdInit, fwdInput, step, step / fwdInit, step / fwdInput));
+        Console.WriteLine(string.Format(ci, "{0,-16} {1,5} {2,8:F1} /{3,8:F1} {4,9:F1} /{5,8:F1} {6,7:F1} /{7,7:F1} {8,11:F2} /{9,10:F2} {10,11:F2} /{11,11:F2}",
+            Path.GetFileNameWithoutExtension(path), batch, fwdInit.Wall, fwdInit.Cpu, fwdInput.Wall, fwdInput.Cpu, step.Wall, step.Cpu,
+            step.Wall / fwdInit.Wall, step.Cpu / fwdInit.Cpu, step.Wall / fwdInput.Wall, step.Cpu / fwdInput.Cpu));
     }
 }
 return 0;
 
-static double Median(int iterations, Action run)
+// Median wall time and mean process CPU time per run, in ms. On a shared machine the CPU time (with one intra-op thread)
+// is the steadier measure of the work done; the wall time includes waiting for a core.
+static (double Wall, double Cpu) Measure(int iterations, Action run)
 {
     for (int i = 0; i < 3; i++) run();
     var times = new double[iterations];
+    var process = Process.GetCurrentProcess();
+    process.Refresh();
+    var cpu0 = process.TotalProcessorTime;
     for (int i = 0; i < iterations; i++)
     {
         var t = Stopwatch.GetTimestamp();
         run();
         times[i] = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
     }
+    process.Refresh();
+    var cpu = (process.TotalProcessorTime - cpu0).TotalMilliseconds / iterations;
     Array.Sort(times);
-    return times[iterations / 2];
+    return (times[iterations / 2], cpu);
 }
 
 static Dictionary<string, Tensor> Feeds(InferenceSession s, OnnxModel forward, Tensor x)

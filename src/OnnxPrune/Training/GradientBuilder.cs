@@ -24,6 +24,9 @@ public sealed record GradientBuilderOptions
     /// <summary>Full input shapes by name; inputs not listed take their declared shape with the first dimension set to the batch size.</summary>
     public IReadOnlyDictionary<string, long[]>? InputShapes { get; init; }
 
+    /// <summary>How Conv weight gradients are emitted.</summary>
+    public ConvWeightGradientMethod ConvWeightGradient { get; init; } = ConvWeightGradientMethod.Im2ColGemm;
+
     /// <summary>The gradient rules; null: <see cref="GradientRegistry.CreateDefault"/>.</summary>
     public GradientRegistry? Registry { get; init; }
 }
@@ -85,7 +88,7 @@ public static class GradientBuilder
 
         var builder = new GraphBuilder(model);
         var needs = new HashSet<Value>();
-        var context = new GradientContext(builder, types, known, needs, opset, options.BatchNorm);
+        var context = new GradientContext(builder, types, known, needs, opset, options.BatchNorm) { ConvWeightGradient = options.ConvWeightGradient };
 
         // ---- batch-statistics BatchNormalization is rewritten into standard ops before differentiation
         var bnStats = new List<BatchNormStatistics>();

@@ -35,6 +35,9 @@ public sealed class GradientContext
     /// <summary>How BatchNormalization is trained.</summary>
     public BatchNormMode BatchNorm { get; }
 
+    /// <summary>How Conv weight gradients are computed.</summary>
+    public ConvWeightGradientMethod ConvWeightGradient { get; init; }
+
     /// <summary>True when <paramref name="value"/> depends on a trainable tensor through differentiable inputs.</summary>
     public bool NeedsGradient(Value? value) => value is not null && _needsGradient.Contains(value);
 

@@ -39,6 +39,12 @@ public class GradientRuleTests
     [TestCaseSource(nameof(ConvCases))]
     public void Conv(long[] xShape, long[] wShape, long[] strides, long[]? pads, long[] dilations, long group, string autoPad)
     {
+        foreach (var method in Enum.GetValues<ConvWeightGradientMethod>())
+            ConvWith(method, xShape, wShape, strides, pads, dilations, group, autoPad);
+    }
+
+    private static void ConvWith(ConvWeightGradientMethod method, long[] xShape, long[] wShape, long[] strides, long[]? pads, long[] dilations, long group, string autoPad)
+    {
         var (b, r) = Start();
         var x = T(b, r, "x", 0f, xShape);
         var w = T(b, r, "w", 0f, wShape);
@@ -46,7 +52,7 @@ public class GradientRuleTests
         var attrs = new List<(string, object)> { ("strides", strides), ("dilations", dilations), ("group", group) };
         if (pads is not null) attrs.Add(("pads", pads));
         if (autoPad != "NOTSET") attrs.Add(("auto_pad", autoPad));
-        CheckAll(Finish(b, b.Op("Conv", [x, w, bias], attrs.ToArray())), 3);
+        CheckAll(Finish(b, b.Op("Conv", [x, w, bias], attrs.ToArray())), 3, options: new GradientBuilderOptions { ConvWeightGradient = method });
     }
 
     [TestCase(1L, new long[] { 2, 2 }, new long[] { 1, 1, 1, 1 }, new long[] { 1, 1 })]

@@ -39,6 +39,9 @@ public sealed class ConvGradient : GradientRule
             dIn[2] = c.ReduceSum(dy, [0, .. Enumerable.Range(2, p.Spatial).Select(i => (long)i)], keepDims: false);
     }
 
+    /// <summary>Largest im2col buffer (elements) before falling back to the convolution form: 32 M floats = 128 MB.</summary>
+    internal const long Im2ColLimit = 32L << 20;
+
     /// <summary>
     /// dW[g·Og+o, ci] = Σₙ X[n, g·Cg+ci] ⋆ dY[n, g·Og+o]: a convolution whose "batch" is the input channel within a group and
     /// whose channels are (group, sample), with the forward strides as dilations and the forward dilations as strides,
@@ -59,6 +62,9 @@ public sealed class ConvGradient : GradientRule
             var prod = c.Op("MatMul", [dy3, c.Transpose(x3, [0, 2, 1])]);
             return c.Reshape(c.ReduceSum(prod, [0], keepDims: false), wShape);
         }
+        long colElements = cin * p.Kernel.Aggregate(1L, (a, b) => a * b) * n * spatialY.Aggregate(1L, (a, b) => a * b);
+        if (g == 1 && s == 2 && p.Dilations.All(d => d == 1) && c.ConvWeightGradient == ConvWeightGradientMethod.Im2ColGemm && colElements <= Im2ColLimit)
+            return Im2ColWeightGradient(c, x, xShape, dy, yShape, wShape, p);
         // X: [N, G, Cg, *S] → [Cg, G, N, *S] → [Cg, G·N, *S]
         var perm5 = new long[] { 2, 1, 0 }.Concat(Enumerable.Range(3, s).Select(i => (long)i)).ToArray();
         var xg = c.Reshape(x, [n, g, cg, .. spatialX]);
@@ -83,6 +89,32 @@ public sealed class ConvGradient : GradientRule
         if (crop)
             dw = c.Slice(dw, new long[s], p.Kernel, Enumerable.Range(2, s).Select(i => (long)i).ToArray());
         return dw;
+    }
+
+    /// <summary>
+    /// dW = dYᵀ·col: the k² shifted (strided) views of the padded input are stacked into col [C·k², N·OH·OW] and one Gemm
+    /// with dY viewed as [O, N·OH·OW] gives [O, C·k²].
+    /// </summary>
+    private static Value Im2ColWeightGradient(GradientContext c, Value x, long[] xShape, Value dy, long[] yShape, long[] wShape, ConvParams p)
+    {
+        long n = xShape[0], cin = xShape[1], cout = wShape[0], oh = yShape[2], ow = yShape[3];
+        long kh = p.Kernel[0], kw = p.Kernel[1], sh = p.Strides[0], sw = p.Strides[1];
+        var xt = c.Transpose(x, [1, 0, 2, 3]);
+        if (p.Pads.Any(v => v != 0))
+            xt = c.Op("Pad", [xt, c.Int64s(0, 0, p.Pads[0], p.Pads[1], 0, 0, p.Pads[2], p.Pads[3])]);
+        var axes = c.Int64s(2, 3);
+        var steps = c.Int64s(sh, sw);
+        var one = c.Int64s(1);
+        var views = new List<Value>();
+        for (long i = 0; i < kh; i++)
+            for (long j = 0; j < kw; j++)
+            {
+                var view = c.Op("Slice", [xt, c.Int64s(i, j), c.Int64s(i + sh * (oh - 1) + 1, j + sw * (ow - 1) + 1), axes, steps]);
+                views.Add(c.Op("Unsqueeze", [view, one]));
+            }
+        var col = c.Reshape(c.Op("Concat", views.ToArray(), ("axis", 1L)), [cin * kh * kw, n * oh * ow]);
+        var dyt = c.Reshape(c.Transpose(dy, [1, 0, 2, 3]), [cout, n * oh * ow]);
+        return c.Reshape(c.Op("Gemm", [dyt, col], ("transB", 1L)), wShape);
     }
 }
 
