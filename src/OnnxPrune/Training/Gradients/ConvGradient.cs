@@ -92,29 +92,23 @@ public sealed class ConvGradient : GradientRule
     }
 
     /// <summary>
-    /// dW = dYᵀ·col: the k² shifted (strided) views of the padded input are stacked into col [C·k², N·OH·OW] and one Gemm
-    /// with dY viewed as [O, N·OH·OW] gives [O, C·k²].
+    /// dW = Σₙ dYₙ·colₙᵀ: col [N, C·k², OH·OW] holds the k² shifted (strided, padded) views of each input plane, produced by
+    /// one Conv with one-hot kernels; a batched MatMul with dY [N, O, OH·OW] and a sum over N give [O, C·k²].
     /// </summary>
     private static Value Im2ColWeightGradient(GradientContext c, Value x, long[] xShape, Value dy, long[] yShape, long[] wShape, ConvParams p)
     {
-        long n = xShape[0], cin = xShape[1], cout = wShape[0], oh = yShape[2], ow = yShape[3];
-        long kh = p.Kernel[0], kw = p.Kernel[1], sh = p.Strides[0], sw = p.Strides[1];
-        var xt = c.Transpose(x, [1, 0, 2, 3]);
-        if (p.Pads.Any(v => v != 0))
-            xt = c.Op("Pad", [xt, c.Int64s(0, 0, p.Pads[0], p.Pads[1], 0, 0, p.Pads[2], p.Pads[3])]);
-        var axes = c.Int64s(2, 3);
-        var steps = c.Int64s(sh, sw);
-        var one = c.Int64s(1);
-        var views = new List<Value>();
-        for (long i = 0; i < kh; i++)
-            for (long j = 0; j < kw; j++)
-            {
-                var view = c.Op("Slice", [xt, c.Int64s(i, j), c.Int64s(i + sh * (oh - 1) + 1, j + sw * (ow - 1) + 1), axes, steps]);
-                views.Add(c.Op("Unsqueeze", [view, one]));
-            }
-        var col = c.Reshape(c.Op("Concat", views.ToArray(), ("axis", 1L)), [cin * kh * kw, n * oh * ow]);
-        var dyt = c.Reshape(c.Transpose(dy, [1, 0, 2, 3]), [cout, n * oh * ow]);
-        return c.Reshape(c.Op("Gemm", [dyt, col], ("transB", 1L)), wShape);
+        long n = xShape[0], cin = xShape[1], cout = wShape[0], pixels = yShape[2] * yShape[3];
+        long kh = p.Kernel[0], kw = p.Kernel[1], kk = kh * kw;
+        // im2col as one Conv: every (sample, channel) plane is convolved with k² one-hot kernels, giving [N·C, k², OH, OW].
+        var eye = new float[kk * kk];
+        for (int i = 0; i < kk; i++) eye[i * kk + i] = 1f;
+        var picker = c.Builder.Initializer("im2col_eye", Tensors.Tensor.FromArray<float>(eye, [kk, 1, kh, kw]));
+        var planes = c.Reshape(x, [n * cin, 1, xShape[2], xShape[3]]);
+        var col = c.Op("Conv", [planes, picker], ("strides", p.Strides), ("pads", p.Pads), ("kernel_shape", p.Kernel));
+        var colN = c.Reshape(col, [n, cin * kk, pixels]);                 // [N, C·k², P]
+        var dyN = c.Reshape(dy, [n, cout, pixels]);                       // [N, O, P]
+        var perSample = c.Op("MatMul", [dyN, c.Transpose(colN, [0, 2, 1])]); // [N, O, C·k²]
+        return c.Reshape(c.ReduceSum(perSample, [0], keepDims: false), wShape);
     }
 }
 
