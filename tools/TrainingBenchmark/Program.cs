@@ -56,6 +56,7 @@ foreach (var path in models)
 
         // 3. Training step: forward + backward + optimizer update on the bound weights.
         (double Wall, double Cpu) step;
+        double optimizerMs;
         var trainOptions = profileDir is null ? options : options with { ProfilingFilePrefix = Path.Combine(profileDir, $"{Path.GetFileNameWithoutExtension(path)}_b{batch}") };
         using (var s = new InferenceSession(graph.Model.ToBytes(), trainOptions))
         {
@@ -63,18 +64,25 @@ foreach (var path in models)
             using var bind = s.CreateBinding(feeds);
             var optimizer = Optimizer.Create(new OptimizerOptions { Kind = OptimizerKind.Sgd, Momentum = 0.9f }, graph.Parameters);
             var weights = graph.Parameters.Select(q => bind.Inputs[q.Name]).ToArray();
+            long optimizerTicks = 0;
+            int runs = 0;
             step = Measure(iterations, () =>
             {
                 bind.Run();
+                var t0 = Stopwatch.GetTimestamp();
                 optimizer.BeginStep();
                 for (int i = 0; i < weights.Length; i++)
                     optimizer.Update(i, weights[i].AsSpan<float>(), bind.Outputs[graph.Parameters[i].GradientName].AsSpan<float>(), 1e-6f);
+                optimizerTicks += Stopwatch.GetTimestamp() - t0;
+                runs++;
             });
+            optimizerMs = optimizerTicks * 1000.0 / Stopwatch.Frequency / runs;
             if (profileDir is not null) Summarize(s.EndProfiling());
         }
         Console.WriteLine(string.Format(ci, "{0,-16} {1,5} {2,8:F1} /{3,8:F1} {4,9:F1} /{5,8:F1} {6,7:F1} /{7,7:F1} {8,11:F2} /{9,10:F2} {10,11:F2} /{11,11:F2}",
             Path.GetFileNameWithoutExtension(path), batch, fwdInit.Wall, fwdInit.Cpu, fwdInput.Wall, fwdInput.Cpu, step.Wall, step.Cpu,
-            step.Wall / fwdInit.Wall, step.Cpu / fwdInit.Cpu, step.Wall / fwdInput.Wall, step.Cpu / fwdInput.Cpu));
+            step.Wall / fwdInit.Wall, step.Cpu / fwdInit.Cpu, step.Wall / fwdInput.Wall, step.Cpu / fwdInput.Cpu) +
+            string.Format(ci, "   (SGD update {0:F2} ms of the step, {1:N0} parameters)", optimizerMs, graph.Parameters.Sum(q => q.ElementCount)));
     }
 }
 return 0;
