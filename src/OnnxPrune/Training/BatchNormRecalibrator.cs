@@ -19,7 +19,7 @@ public sealed record RecalibrationResult(int Layers, int Images);
 public static class BatchNormRecalibrator
 {
     /// <summary>Recalibrates <paramref name="model"/> in place from <paramref name="batches"/> batches of <paramref name="data"/>.</summary>
-    /// <exception cref="UnsupportedModelException">The model's opset is below 13.</exception>
+    /// <exception cref="UnsupportedModelException">The model's opset is below 7.</exception>
     public static RecalibrationResult Recalibrate(OnnxModel model, ImageDataset data, int batches, int batchSize = 64, int seed = 1,
         SessionOptions? sessionOptions = null, CancellationToken cancellationToken = default)
     {
@@ -27,8 +27,6 @@ public static class BatchNormRecalibrator
         ArgumentNullException.ThrowIfNull(data);
         ArgumentOutOfRangeException.ThrowIfLessThan(batches, 1);
         if (!model.Graph.Nodes.Any(n => n.OpType == "BatchNormalization" && n.IsStandard)) return new RecalibrationResult(0, 0);
-        if (model.GetOpset("") < GradientBuilder.MinimumOpset)
-            throw new UnsupportedModelException($"BN recalibration emits opset-{GradientBuilder.MinimumOpset} ops; the model imports opset {model.GetOpset("")}.");
         batchSize = Math.Min(batchSize, data.Count);
 
         // The statistics model: the forward graph with each BN in batch-statistics form and its batch mean/variance as outputs.
@@ -36,6 +34,7 @@ public static class BatchNormRecalibrator
         var g = stats.Graph;
         var input = g.DataInputs.Single();
         var shapes = new Dictionary<string, long[]> { [input.Name] = [batchSize, data.Channels, data.Height, data.Width] };
+        GradientBuilder.UpgradeIfNeeded(stats, shapes);
         var probed = ShapeProbe.Run(stats, shapes);
         var types = new Dictionary<Value, (ElementType, long[])>();
         foreach (var v in g.Values)

@@ -32,7 +32,8 @@ public sealed record GradientBuilderOptions
 }
 
 /// <summary>
-/// Turns a forward model into a training graph of standard ONNX ops (default domain, the forward model's opset ≥ 13): the
+/// Turns a forward model into a training graph of standard ONNX ops (default domain; the forward model's opset when it is
+/// ≥ 13, else opset 16 with the forward ops lifted by <see cref="OpsetUpgrader"/>; the exported model keeps its own): the
 /// trainable constants become inputs, a loss is attached to the chosen output, and reverse-mode differentiation emits the
 /// gradient of every trainable tensor, node by node through <see cref="IGradientRule"/>s. Parts of the model with no
 /// trainable tensor upstream get no backward ops. Shapes are static at <see cref="GradientBuilderOptions.BatchSize"/>,
@@ -40,31 +41,29 @@ public sealed record GradientBuilderOptions
 /// </summary>
 public static class GradientBuilder
 {
-    /// <summary>The lowest opset the emitted ops are written for.</summary>
+    /// <summary>The lowest opset the emitted ops are written for; older models are lifted to it in the training copy.</summary>
     public const int MinimumOpset = 13;
 
     /// <summary>Builds the training graph; the forward model is not modified.</summary>
     /// <exception cref="UnsupportedModelException">An op on the path to the loss has no gradient rule (the message names the node),
-    /// the opset is below 13, or nothing is trainable.</exception>
+    /// the opset is below 7, or nothing is trainable.</exception>
     public static TrainingGraph Build(OnnxModel forward, GradientBuilderOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(forward);
         options ??= new GradientBuilderOptions();
         ArgumentOutOfRangeException.ThrowIfLessThan(options.BatchSize, 1);
         var registry = options.Registry ?? GradientRegistry.CreateDefault();
-        long opset = forward.GetOpset("");
-        if (opset < MinimumOpset)
-            throw new UnsupportedModelException($"The model imports opset {opset}; training graphs are emitted at the model's own opset, which must be ≥ {MinimumOpset} (convert the model first).");
-
         var model = OnnxModel.FromBytes(forward.ToBytes(), forward.SourcePath ?? "forward");
         var g = model.Graph;
         g.TopologicalSort();
         int batch = options.BatchSize;
 
-        // ---- static shapes at the training batch size
+        // ---- static shapes at the training batch size (after lifting opset 7–12 models to opset 13)
         var inputShapes = new Dictionary<string, long[]>(StringComparer.Ordinal);
         foreach (var input in g.DataInputs)
             inputShapes[input.Name] = options.InputShapes?.GetValueOrDefault(input.Name) ?? ConcreteShape(input, batch);
+        UpgradeIfNeeded(model, inputShapes);
+        long opset = model.GetOpset("");
         var probed = ShapeProbe.Run(model, inputShapes);
         var types = new Dictionary<Value, (ElementType, long[])>();
         var known = new Dictionary<string, Tensor>(StringComparer.Ordinal);
@@ -84,7 +83,7 @@ public static class GradientBuilder
         // ---- trainable constants
         var isTrainable = options.IsTrainable ?? (c => DefaultTrainable(c, registry));
         var trainable = g.Constants.Where(c => ancestors.Contains(c.Value) && isTrainable(c)).ToList();
-        if (trainable.Count == 0) throw new UnsupportedModelException("No trainable tensor feeds the loss output.");
+        if (trainable.Count == 0) throw new UnsupportedModelException($"No trainable tensor (float32 constant with more than one element) feeds the loss output '{z.Name}'.");
 
         var builder = new GraphBuilder(model);
         var needs = new HashSet<Value>();
@@ -203,6 +202,14 @@ public static class GradientBuilder
                 if (rule is not null && !rule.IsDifferentiable(node, i)) return false;
             }
         return true;
+    }
+
+    /// <summary>Lifts a model below opset 13 to opset 13 (see <see cref="OpsetUpgrader"/>); shapes come from a probe run.</summary>
+    internal static void UpgradeIfNeeded(OnnxModel model, IReadOnlyDictionary<string, long[]> inputShapes)
+    {
+        if (model.GetOpset("") >= MinimumOpset) return;
+        var before = ShapeProbe.Run(model, inputShapes);
+        OpsetUpgrader.Upgrade(model, v => before.TryGetValue(v.Name, out var p) ? p.Shape : v.Constant?.Shape.ToArray());
     }
 
     private static Value Rename(Graph.Graph g, Value v, string name)

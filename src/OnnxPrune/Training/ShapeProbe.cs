@@ -25,6 +25,7 @@ internal static class ShapeProbe
         foreach (var input in g.DataInputs)
         {
             var shape = inputShapes[input.Name];
+            input.Shape = shape.Select(d => new Dim(d)).ToArray(); // the probe shape overrides a declared fixed batch
             var t = Tensor.Zeros(input.ElementType, shape);
             if (input.ElementType == ElementType.Float)
             {
