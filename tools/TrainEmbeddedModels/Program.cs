@@ -10,7 +10,7 @@ using TrainEmbeddedModels;
 //   dotnet run --project tools/TrainEmbeddedModels -c Release -- vit    [--epochs 12] [--seed 1] [--out onnx-models/fmnist-vit.onnx]
 if (args.Length == 0 || args[0] is not ("resnet" or "vit"))
 {
-    Console.Error.WriteLine("usage: TrainEmbeddedModels resnet|vit [--epochs E] [--seed S] [--batch B] [--lr X] [--threads T] [--train-limit N] [--out FILE]");
+    Console.Error.WriteLine("usage: TrainEmbeddedModels resnet|vit [--epochs E] [--seed S] [--batch B] [--lr X] [--threads T] [--train-limit N] [--out FILE] [--init MODEL] [--augment yes|no] [--warmup STEPS]");
     return 2;
 }
 string kind = args[0];
@@ -30,16 +30,20 @@ string output = Arg("--out", Path.Combine("onnx-models", kind == "resnet" ? "fmn
 var train = FashionMnist.Load(train: true);
 if (trainLimit > 0) train = train.TakePerClass(trainLimit / 10, seed);
 var test = FashionMnist.Load(train: false);
-OnnxModel model = kind == "resnet" ? EmbeddedModels.ResNet(seed) : EmbeddedModels.ViT(seed);
+// --init continues from a saved model (a second, shorter phase) instead of fresh seeded weights.
+string init = Arg("--init", "");
+OnnxModel model = init.Length > 0 ? OnnxModel.Load(init) : kind == "resnet" ? EmbeddedModels.ResNet(seed) : EmbeddedModels.ViT(seed);
+var augmentation = Arg("--augment", "yes") == "no" ? Augmentation.None : new Augmentation { RandomCropPadding = 2, HorizontalFlip = true };
+int warmup = int.Parse(Arg("--warmup", "-1"), ci);
 int steps = (int)Math.Ceiling(epochs * train.Count / batch);
 var options = kind == "resnet"
     ? new TrainerOptions
     {
         BatchSize = batch, Epochs = epochs, Seed = seed, IntraOpThreads = threads, BatchNorm = BatchNormMode.BatchStatistics,
         Optimizer = new OptimizerOptions { Kind = OptimizerKind.Sgd, Momentum = 0.9f, Nesterov = true, WeightDecay = 5e-4f },
-        Schedule = new LearningRateSchedule { BaseRate = float.Parse(Arg("--lr", "0.1"), ci), Kind = ScheduleKind.Cosine, WarmupSteps = Math.Min(200, steps / 10) },
+        Schedule = new LearningRateSchedule { BaseRate = float.Parse(Arg("--lr", "0.1"), ci), Kind = ScheduleKind.Cosine, WarmupSteps = warmup >= 0 ? warmup : Math.Min(200, steps / 10) },
         Loss = new LossOptions { LabelSmoothing = 0.05f },
-        Augmentation = new Augmentation { RandomCropPadding = 2, HorizontalFlip = true },
+        Augmentation = augmentation,
         ProgressInterval = 100,
         EvaluationInterval = Math.Max(1, steps / 8),
     }
@@ -47,9 +51,9 @@ var options = kind == "resnet"
     {
         BatchSize = batch, Epochs = epochs, Seed = seed, IntraOpThreads = threads,
         Optimizer = new OptimizerOptions { Kind = OptimizerKind.AdamW, WeightDecay = 0.05f },
-        Schedule = new LearningRateSchedule { BaseRate = float.Parse(Arg("--lr", "0.002"), ci), Kind = ScheduleKind.Cosine, WarmupSteps = Math.Min(500, steps / 10) },
+        Schedule = new LearningRateSchedule { BaseRate = float.Parse(Arg("--lr", "0.002"), ci), Kind = ScheduleKind.Cosine, WarmupSteps = warmup >= 0 ? warmup : Math.Min(500, steps / 10) },
         Loss = new LossOptions { LabelSmoothing = 0.05f },
-        Augmentation = new Augmentation { RandomCropPadding = 2, HorizontalFlip = true },
+        Augmentation = augmentation,
         ProgressInterval = 100,
         EvaluationInterval = Math.Max(1, steps / 8),
     };
@@ -64,7 +68,7 @@ using var trainer = new Trainer(model, options);
 void Save(EvaluationResult evaluation, int step)
 {
     var trained = trainer.ExportModel();
-    trained.SetMetadata("onnxprune.training", $"TrainEmbeddedModels {kind} --epochs {epochs.ToString(ci)} --seed {seed} --batch {batch} (step {step}/{steps})");
+    trained.SetMetadata("onnxprune.training", $"TrainEmbeddedModels {string.Join(' ', args)} (step {step}/{steps})");
     trained.SetMetadata("onnxprune.test_accuracy", evaluation.Accuracy.ToString("F4", ci));
     Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
     trained.Save(output);
