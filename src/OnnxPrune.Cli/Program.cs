@@ -10,4 +10,6 @@ root.Subcommands.Add(AnalyzeCommand.Create());
 root.Subcommands.Add(PruneCommand.Create());
 root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
+root.Subcommands.Add(FinetuneCommand.Create());
+root.Subcommands.Add(EvalCommand.Create());
 return ExitCodes.Invoke(root, args);

@@ -1,0 +1,36 @@
+using System.CommandLine;
+using System.Text.Json;
+using OnnxPrune.Graph;
+using OnnxPrune.Runtime;
+using OnnxPrune.Training;
+
+namespace OnnxPrune.Cli.Commands;
+
+/// <summary><c>onnxprune eval MODEL --data fashion-mnist [--classes 0,3,7] [--json]</c>: accuracy and loss on the test split.</summary>
+internal static class EvalCommand
+{
+    public static Command Create()
+    {
+        var model = new Argument<FileInfo>("model") { Description = "The ONNX classifier (first input images [N,1,28,28] in [0,1], first output logits)." };
+        var data = new Option<string>("--data") { Description = "Data set: fashion-mnist or fashion-mnist:FOLDER.", DefaultValueFactory = _ => "fashion-mnist" };
+        var classes = new Option<string?>("--classes") { Description = "Evaluate on these classes only, e.g. 0,3,7." };
+        var batch = new Option<int>("--batch") { Description = "Images per inference batch.", DefaultValueFactory = _ => 256 };
+        var threads = new Option<int>("--threads") { Description = "Intra-op threads (0: ONNX Runtime's default)." };
+        var json = new Option<bool>("--json") { Description = "Print JSON (keys: model, data, classes, images, accuracy, loss)." };
+        var command = new Command("eval", "Evaluate a classifier's top-1 accuracy and cross-entropy on a data set's test split.") { model, data, classes, batch, threads, json };
+        command.SetAction(parse =>
+        {
+            var path = parse.GetValue(model)!.FullName;
+            var onnx = OnnxModel.Load(path);
+            var taskClasses = TaskData.ParseClasses(parse.GetValue(classes));
+            var test = TaskData.ForTask(TaskData.Load(parse.GetValue(data)!, train: false), taskClasses, TaskData.OutputClasses(onnx));
+            var result = Evaluator.Evaluate(onnx, test, parse.GetValue(batch), new SessionOptions { IntraOpThreads = parse.GetValue(threads) });
+            if (parse.GetValue(json))
+                Console.WriteLine(JsonSerializer.Serialize(new { model = path, data = test.Name, classes = taskClasses, images = result.Count, accuracy = result.Accuracy, loss = result.Loss }, Json.Options));
+            else
+                Console.WriteLine(FormattableString.Invariant($"{path}: {test.Name}: accuracy {result.Accuracy:P2} ({result.Count} images), loss {result.Loss:F4}"));
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,60 @@
+namespace OnnxPrune.Training;
+
+/// <summary>The training objective applied to the model's first output.</summary>
+public enum LossKind
+{
+    /// <summary>Softmax cross-entropy against int64 class labels [B] (optionally label-smoothed); logits [B, K].</summary>
+    SoftmaxCrossEntropy,
+    /// <summary>Mean squared error against float targets shaped like the output.</summary>
+    MeanSquaredError,
+    /// <summary>Mean absolute error against float targets shaped like the output.</summary>
+    L1,
+    /// <summary>Binary cross-entropy on logits (sigmoid inside) against float targets in [0, 1] shaped like the output.</summary>
+    BinaryCrossEntropy,
+}
+
+/// <summary>How BatchNormalization layers behave while training.</summary>
+public enum BatchNormMode
+{
+    /// <summary>Running statistics stay fixed; BN is an affine map whose γ and β train (the usual choice for fine-tuning).</summary>
+    Frozen,
+    /// <summary>
+    /// Normalize with the statistics of each batch (as when training from scratch); the training graph outputs the batch
+    /// mean and variance per BN layer and the trainer folds them into the running statistics with a momentum.
+    /// </summary>
+    BatchStatistics,
+}
+
+/// <summary>The loss of a training graph.</summary>
+public sealed record LossOptions
+{
+    /// <summary>Which loss (default softmax cross-entropy).</summary>
+    public LossKind Kind { get; init; } = LossKind.SoftmaxCrossEntropy;
+
+    /// <summary>Label smoothing ε for cross-entropy: targets (1−ε)·onehot + ε/K.</summary>
+    public float LabelSmoothing { get; init; }
+
+    /// <summary>
+    /// Knowledge distillation: when &gt; 0 the graph takes a teacher's logits as an input and the loss is
+    /// (1−w)·CE + w·T²·KL(softmax(t/T) ‖ softmax(z/T)) with this weight w (cross-entropy only).
+    /// </summary>
+    public float DistillationWeight { get; init; }
+
+    /// <summary>Distillation temperature T.</summary>
+    public float Temperature { get; init; } = 4f;
+
+    /// <summary>Which output of the forward model the loss applies to (default the first).</summary>
+    public int OutputIndex { get; init; }
+}
+
+/// <summary>How the gradient of a Conv weight is emitted.</summary>
+public enum ConvWeightGradientMethod
+{
+    /// <summary>One convolution of the input with the output gradient (batch and channel axes swapped); any group, dilation or rank.</summary>
+    Convolution,
+    /// <summary>
+    /// For ungrouped, undilated 2-D convs: k² strided slices of the input (im2col) and one Gemm, about 10% faster for small
+    /// CNNs; other convs, and those whose im2col buffer would pass 128 MB, use <see cref="Convolution"/>.
+    /// </summary>
+    Im2ColGemm,
+}

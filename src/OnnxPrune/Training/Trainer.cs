@@ -1,0 +1,186 @@
+using System.Diagnostics;
+using OnnxPrune.Data;
+using OnnxPrune.Graph;
+using OnnxPrune.Runtime;
+using OnnxPrune.Tensors;
+
+namespace OnnxPrune.Training;
+
+/// <summary>
+/// Fine-tunes (or trains) a forward ONNX model on ONNX Runtime: builds the training graph once, runs it through one
+/// <see cref="RunBinding"/> (weights live in the bound input buffers and are updated there in place by the C# optimizer),
+/// reports progress, evaluates on held-out data, and exports the trained weights into the original forward model.
+/// </summary>
+public sealed class Trainer : IDisposable
+{
+    private readonly OnnxModel _forward;
+    private readonly TrainerOptions _options;
+    private readonly TrainingGraph _graph;
+    private readonly InferenceSession _session;
+    private readonly RunBinding _binding;
+    private readonly InferenceSession? _teacher;
+    private readonly RunBinding? _teacherBinding;
+    private readonly Optimizer _optimizer;
+    private readonly Dictionary<string, float[]> _runningStats = new(StringComparer.Ordinal);
+    private readonly SessionOptions _sessionOptions;
+
+    /// <summary>Prepares training of <paramref name="forward"/> (which is not modified until <see cref="ExportModel"/>'s copy).</summary>
+    /// <exception cref="UnsupportedModelException">The model cannot be differentiated (the message names the node).</exception>
+    public Trainer(OnnxModel forward, TrainerOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(forward);
+        _forward = forward;
+        _options = options ?? new TrainerOptions();
+        var loss = _options.Loss;
+        if (_options.Teacher is not null && loss.DistillationWeight == 0) loss = loss with { DistillationWeight = 0.5f };
+        if (_options.Teacher is null && loss.DistillationWeight > 0) throw new ArgumentException("Distillation needs a teacher model.", nameof(options));
+        _graph = GradientBuilder.Build(forward, new GradientBuilderOptions
+        {
+            BatchSize = _options.BatchSize, Loss = loss, BatchNorm = _options.BatchNorm, IsTrainable = _options.IsTrainable,
+        });
+        if (_graph.DataInputs.Count != 1) throw new UnsupportedModelException($"The trainer feeds one image input; the model has {_graph.DataInputs.Count} data inputs.");
+        _sessionOptions = new SessionOptions { IntraOpThreads = _options.IntraOpThreads, AllowSpinning = false };
+        _session = new InferenceSession(_graph.Model.ToBytes(), _sessionOptions);
+
+        var constants = forward.Graph.Constants.ToDictionary(c => c.Name, StringComparer.Ordinal);
+        var feeds = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var meta in _session.Inputs)
+            feeds[meta.Name] = constants.TryGetValue(meta.Name, out var c) && _graph.Parameters.Any(p => p.Name == meta.Name)
+                ? c.Data
+                : Tensor.Zeros(meta.ElementType, meta.Shape.Select(d => Math.Max(d, 1)).ToArray());
+        _binding = _session.CreateBinding(feeds);
+        foreach (var s in _graph.BatchNorm)
+        {
+            _runningStats[s.MeanName] = constants[s.MeanName].Data.ToFloatArray();
+            _runningStats[s.VarianceName] = constants[s.VarianceName].Data.ToFloatArray();
+        }
+        if (_options.Teacher is { } teacher)
+        {
+            _teacher = new InferenceSession(teacher.ToBytes(), _sessionOptions);
+            var x = _binding.Inputs[_graph.DataInputs[0]];
+            _teacherBinding = _teacher.CreateBinding(new Dictionary<string, Tensor> { [_teacher.Inputs[0].Name] = x }, [_teacher.Outputs[0].Name]);
+        }
+        _optimizer = Optimizer.Create(_options.Optimizer, _graph.Parameters);
+    }
+
+    /// <summary>The training graph in use.</summary>
+    public TrainingGraph Graph => _graph;
+
+    /// <summary>Steps run so far.</summary>
+    public int StepsDone { get; private set; }
+
+    /// <summary>
+    /// Runs the configured steps (or epochs) on <paramref name="train"/>, reporting through <paramref name="progress"/>, and
+    /// evaluates on <paramref name="validation"/> when given. Deterministic for a seed and thread count.
+    /// </summary>
+    /// <exception cref="OperationCanceledException">Cancelled (the weights keep the last completed step).</exception>
+    public Task<TrainingResult> TrainAsync(ImageDataset train, ImageDataset? validation = null, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(train);
+        return Task.Run(() => Train(train, validation, progress, cancellationToken), cancellationToken);
+    }
+
+    private TrainingResult Train(ImageDataset train, ImageDataset? validation, IProgress<TrainingProgress>? progress, CancellationToken ct)
+    {
+        int batch = _graph.BatchSize;
+        var sampler = new BatchSampler(train, batch, _options.Seed, shuffle: true, _options.Augmentation);
+        int total = _options.Steps > 0 ? _options.Steps : (int)Math.Ceiling(_options.Epochs * train.Count / batch);
+        var xName = _graph.DataInputs[0];
+        var x = _binding.Inputs[xName];
+        var y = _binding.Inputs[_graph.TargetInput];
+        var weights = _graph.Parameters.Select(p => _binding.Inputs[p.Name]).ToArray();
+        var clock = Stopwatch.StartNew();
+        double windowLoss = 0, windowCorrect = 0, lastLoss = double.NaN;
+        int windowSteps = 0;
+        long windowStart = clock.ElapsedTicks;
+        EvaluationResult? evaluation = null;
+        for (int step = 0; step < total; step++)
+        {
+            ct.ThrowIfCancellationRequested();
+            var (images, labels) = sampler.Next();
+            images.RawData.CopyTo(x.RawData, 0);
+            if (y.ElementType == ElementType.Int64) labels.RawData.CopyTo(y.RawData, 0);
+            else throw new UnsupportedModelException("The trainer's data sets carry class labels; regression losses need targets fed through the library API.");
+            if (_teacherBinding is not null)
+            {
+                images.RawData.CopyTo(_teacherBinding.Inputs.Values.First().RawData, 0);
+                _teacherBinding.Run();
+                _teacherBinding.Outputs.Values.First().RawData.CopyTo(_binding.Inputs[_graph.TeacherInput!].RawData, 0);
+            }
+            _binding.Run();
+            float rate = _options.Schedule.Rate(step, total);
+            _optimizer.BeginStep();
+            for (int i = 0; i < weights.Length; i++)
+                _optimizer.Update(i, weights[i].AsSpan<float>(), _binding.Outputs[_graph.Parameters[i].GradientName].AsSpan<float>(), rate);
+            UpdateRunningStatistics();
+            StepsDone++;
+            windowLoss += _binding.Outputs[_graph.LossOutput].AsSpan<float>()[0];
+            if (_graph.CorrectOutput is { } co) windowCorrect += _binding.Outputs[co].AsSpan<float>()[0];
+            windowSteps++;
+            bool last = step == total - 1;
+            bool evalNow = validation is not null && (last || (_options.EvaluationInterval > 0 && (step + 1) % _options.EvaluationInterval == 0));
+            if (evalNow) evaluation = Evaluator.Evaluate(ExportModel(), validation!, 256, _sessionOptions, ct);
+            if (last || evalNow || (step + 1) % Math.Max(1, _options.ProgressInterval) == 0)
+            {
+                double seconds = (clock.ElapsedTicks - windowStart) / (double)Stopwatch.Frequency;
+                lastLoss = windowLoss / windowSteps;
+                progress?.Report(new TrainingProgress(step + 1, total, (double)(step + 1) * batch / train.Count, lastLoss,
+                    _graph.CorrectOutput is null ? double.NaN : windowCorrect / (windowSteps * batch), windowSteps * batch / Math.Max(seconds, 1e-9), rate,
+                    evalNow ? evaluation : null));
+                windowLoss = windowCorrect = 0;
+                windowSteps = 0;
+                windowStart = clock.ElapsedTicks;
+            }
+        }
+        return new TrainingResult(total, lastLoss, evaluation, clock.Elapsed.TotalSeconds);
+    }
+
+    private void UpdateRunningStatistics()
+    {
+        foreach (var s in _graph.BatchNorm)
+        {
+            var mean = _runningStats[s.MeanName];
+            var variance = _runningStats[s.VarianceName];
+            var batchMean = _binding.Outputs[s.MeanOutput].AsSpan<float>();
+            var batchVar = _binding.Outputs[s.VarianceOutput].AsSpan<float>();
+            float m = s.Momentum;
+            float unbiased = s.ElementsPerChannel > 1 ? s.ElementsPerChannel / (float)(s.ElementsPerChannel - 1) : 1f;
+            for (int c = 0; c < mean.Length; c++)
+            {
+                mean[c] = mean[c] * m + batchMean[c] * (1 - m);
+                variance[c] = variance[c] * m + batchVar[c] * unbiased * (1 - m);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A copy of the original forward model holding the current weights (and running statistics), with nothing of the
+    /// training graph in it: same inputs, outputs, nodes and constant kinds (initializers stay initializers, Constant nodes
+    /// stay Constant nodes).
+    /// </summary>
+    public OnnxModel ExportModel()
+    {
+        var copy = OnnxModel.FromBytes(_forward.ToBytes(), _forward.SourcePath ?? "forward");
+        var constants = copy.Graph.Constants.ToDictionary(c => c.Name, StringComparer.Ordinal);
+        foreach (var p in _graph.Parameters)
+        {
+            var bound = _binding.Inputs[p.Name];
+            constants[p.Name].Data = new Tensor(ElementType.Float, bound.Dims, bound.RawData.ToArray());
+        }
+        foreach (var (name, values) in _runningStats)
+        {
+            var c = constants[name];
+            c.Data = Tensor.FromArray<float>(values, c.Shape.ToArray());
+        }
+        return copy;
+    }
+
+    /// <summary>Releases the ONNX Runtime sessions.</summary>
+    public void Dispose()
+    {
+        _binding.Dispose();
+        _session.Dispose();
+        _teacherBinding?.Dispose();
+        _teacher?.Dispose();
+    }
+}

@@ -1,0 +1,41 @@
+using OnnxPrune.Data;
+using OnnxPrune.Graph;
+
+namespace OnnxPrune.Training;
+
+/// <summary>Settings for <see cref="Trainer"/>.</summary>
+public sealed record TrainerOptions
+{
+    /// <summary>Images per step (the training graph's fixed batch size).</summary>
+    public int BatchSize { get; init; } = 64;
+    /// <summary>Steps to run; 0 means <see cref="Epochs"/> passes over the training data.</summary>
+    public int Steps { get; init; }
+    /// <summary>Epochs to run when <see cref="Steps"/> is 0.</summary>
+    public double Epochs { get; init; } = 1;
+    /// <summary>The optimizer.</summary>
+    public OptimizerOptions Optimizer { get; init; } = new();
+    /// <summary>The learning-rate schedule.</summary>
+    public LearningRateSchedule Schedule { get; init; } = new();
+    /// <summary>The loss (cross-entropy by default; distillation when a teacher is given).</summary>
+    public LossOptions Loss { get; init; } = new();
+    /// <summary>How BatchNormalization trains.</summary>
+    public BatchNormMode BatchNorm { get; init; } = BatchNormMode.Frozen;
+    /// <summary>Trainable-tensor selection; null: <see cref="GradientBuilder.DefaultTrainable"/>.</summary>
+    public Func<ConstantTensor, bool>? IsTrainable { get; init; }
+    /// <summary>Seed for shuffling and augmentation.</summary>
+    public int Seed { get; init; } = 1;
+    /// <summary>Training-batch augmentation.</summary>
+    public Augmentation Augmentation { get; init; } = Augmentation.None;
+    /// <summary>Report progress every this many steps.</summary>
+    public int ProgressInterval { get; init; } = 50;
+    /// <summary>Evaluate on the validation set every this many steps (0: only at the end).</summary>
+    public int EvaluationInterval { get; init; }
+    /// <summary>ONNX Runtime intra-op threads (0: its default). Fix it for bit-exact repeatability across machines. Idle threads do not spin (the trainer shares the CPU with its evaluation and teacher sessions).</summary>
+    public int IntraOpThreads { get; init; }
+    /// <summary>
+    /// A teacher for knowledge distillation (e.g. the unpruned model), run as its own ONNX Runtime session; its logits
+    /// become the training graph's teacher input. Set <see cref="LossOptions.DistillationWeight"/> &gt; 0 to use it
+    /// (default weight 0.5 when a teacher is given and the weight is 0).
+    /// </summary>
+    public OnnxModel? Teacher { get; init; }
+}

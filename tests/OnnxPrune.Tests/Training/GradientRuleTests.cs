@@ -1,0 +1,371 @@
+using OnnxPrune.Graph;
+using OnnxPrune.Tensors;
+using OnnxPrune.Training;
+
+namespace OnnxPrune.Tests.Training;
+
+/// <summary>One gradient check per op rule and attribute variant: tiny models, float32 central differences.</summary>
+public class GradientRuleTests
+{
+    private static (GraphBuilder B, Random R) Start(int seed = 1) => (new GraphBuilder(opset: 17), new Random(seed));
+
+    private static Value T(GraphBuilder b, Random r, string name, float margin, params long[] shape) =>
+        b.Initializer(name, GradientCheck.Values(r, (int)shape.Aggregate(1L, (x, y) => x * y), margin), shape);
+
+    private static OnnxModel Finish(GraphBuilder b, Value y)
+    {
+        b.Output(y);
+        return b.Build();
+    }
+
+    private static void CheckAll(OnnxModel model, int expectedParameters, float h = 1e-2f, GradientBuilderOptions? options = null)
+    {
+        var checkedParams = GradientCheck.Check(model, h: h, options: options);
+        Assert.That(checkedParams, Has.Count.EqualTo(expectedParameters), "trainable tensors");
+    }
+
+    public static IEnumerable<TestCaseData> ConvCases()
+    {
+        yield return new TestCaseData(new long[] { 2, 3, 6, 6 }, new long[] { 4, 3, 3, 3 }, new long[] { 1, 1 }, new long[] { 1, 1, 1, 1 }, new long[] { 1, 1 }, 1L, "NOTSET").SetName("Conv 3x3 padded");
+        yield return new TestCaseData(new long[] { 2, 3, 7, 7 }, new long[] { 4, 3, 3, 3 }, new long[] { 2, 2 }, new long[] { 1, 1, 1, 1 }, new long[] { 1, 1 }, 1L, "NOTSET").SetName("Conv strided");
+        yield return new TestCaseData(new long[] { 2, 4, 5, 5 }, new long[] { 6, 2, 3, 3 }, new long[] { 1, 1 }, new long[] { 0, 1, 1, 0 }, new long[] { 1, 1 }, 2L, "NOTSET").SetName("Conv grouped asymmetric pads");
+        yield return new TestCaseData(new long[] { 2, 4, 6, 6 }, new long[] { 4, 1, 3, 3 }, new long[] { 2, 2 }, new long[] { 1, 1, 1, 1 }, new long[] { 1, 1 }, 4L, "NOTSET").SetName("Conv depthwise strided");
+        yield return new TestCaseData(new long[] { 1, 2, 8, 8 }, new long[] { 3, 2, 3, 3 }, new long[] { 1, 1 }, new long[] { 1, 0, 2, 1 }, new long[] { 2, 2 }, 1L, "NOTSET").SetName("Conv dilated");
+        yield return new TestCaseData(new long[] { 2, 2, 7, 7 }, new long[] { 3, 2, 3, 3 }, new long[] { 2, 2 }, null, new long[] { 1, 1 }, 1L, "SAME_UPPER").SetName("Conv auto_pad SAME_UPPER");
+        yield return new TestCaseData(new long[] { 2, 5, 4, 4 }, new long[] { 3, 5, 1, 1 }, new long[] { 1, 1 }, new long[] { 0, 0, 0, 0 }, new long[] { 1, 1 }, 1L, "NOTSET").SetName("Conv 1x1");
+        yield return new TestCaseData(new long[] { 2, 3, 9 }, new long[] { 4, 3, 3 }, new long[] { 2 }, new long[] { 1, 1 }, new long[] { 1 }, 1L, "NOTSET").SetName("Conv 1-D");
+    }
+
+    [TestCaseSource(nameof(ConvCases))]
+    public void Conv(long[] xShape, long[] wShape, long[] strides, long[]? pads, long[] dilations, long group, string autoPad)
+    {
+        foreach (var method in Enum.GetValues<ConvWeightGradientMethod>())
+            ConvWith(method, xShape, wShape, strides, pads, dilations, group, autoPad);
+    }
+
+    private static void ConvWith(ConvWeightGradientMethod method, long[] xShape, long[] wShape, long[] strides, long[]? pads, long[] dilations, long group, string autoPad)
+    {
+        var (b, r) = Start();
+        var x = T(b, r, "x", 0f, xShape);
+        var w = T(b, r, "w", 0f, wShape);
+        var bias = T(b, r, "b", 0f, wShape[0]);
+        var attrs = new List<(string, object)> { ("strides", strides), ("dilations", dilations), ("group", group) };
+        if (pads is not null) attrs.Add(("pads", pads));
+        if (autoPad != "NOTSET") attrs.Add(("auto_pad", autoPad));
+        CheckAll(Finish(b, b.Op("Conv", [x, w, bias], attrs.ToArray())), 3, options: new GradientBuilderOptions { ConvWeightGradient = method });
+    }
+
+    [TestCase(1L, new long[] { 2, 2 }, new long[] { 1, 1, 1, 1 }, new long[] { 1, 1 })]
+    [TestCase(2L, new long[] { 1, 1 }, new long[] { 0, 0, 0, 0 }, new long[] { 0, 0 })]
+    public void ConvTranspose(long group, long[] strides, long[] pads, long[] outputPadding)
+    {
+        var (b, r) = Start();
+        var x = T(b, r, "x", 0f, 2, 4, 3, 3);
+        var w = T(b, r, "w", 0f, 4, 3, 3, 3);
+        var bias = T(b, r, "b", 0f, 3 * group);
+        CheckAll(Finish(b, b.Op("ConvTranspose", [x, w, bias], ("strides", strides), ("pads", pads), ("output_padding", outputPadding), ("group", group))), 3);
+    }
+
+    [TestCase(0L, 0L, 1f, 1f)]
+    [TestCase(0L, 1L, 0.5f, 2f)]
+    [TestCase(1L, 0L, 1.5f, 0.5f)]
+    [TestCase(1L, 1L, 1f, 1f)]
+    public void Gemm(long transA, long transB, float alpha, float beta)
+    {
+        var (b, r) = Start();
+        var a = transA == 0 ? T(b, r, "a", 0f, 3, 4) : T(b, r, "a", 0f, 4, 3);
+        var w = transB == 0 ? T(b, r, "w", 0f, 4, 5) : T(b, r, "w", 0f, 5, 4);
+        var c = T(b, r, "c", 0f, 1, 5);
+        CheckAll(Finish(b, b.Op("Gemm", [a, w, c], ("transA", transA), ("transB", transB), ("alpha", alpha), ("beta", beta))), 3);
+    }
+
+    [TestCase(new long[] { 2, 3, 4 }, new long[] { 4, 5 })]
+    [TestCase(new long[] { 2, 1, 3, 4 }, new long[] { 3, 4, 2 })]
+    [TestCase(new long[] { 4 }, new long[] { 2, 4, 3 })]
+    [TestCase(new long[] { 2, 3, 4 }, new long[] { 4 })]
+    [TestCase(new long[] { 2, 3, 4 }, new long[] { 2, 4, 3 })]
+    public void MatMul(long[] aShape, long[] bShape)
+    {
+        var (b, r) = Start();
+        CheckAll(Finish(b, b.MatMul(T(b, r, "a", 0f, aShape), T(b, r, "b", 0f, bShape))), 2);
+    }
+
+    [TestCase("Add", new long[] { 2, 3, 4 }, new long[] { 3, 1 })]
+    [TestCase("Sub", new long[] { 2, 1, 4 }, new long[] { 3, 4 })]
+    [TestCase("Mul", new long[] { 2, 3, 4 }, new long[] { 1, 3, 1 })]
+    [TestCase("Div", new long[] { 2, 3, 4 }, new long[] { 4 })]
+    [TestCase("Mul", new long[] { 2, 3 }, new long[] { 2, 3 })]
+    public void BroadcastArithmetic(string op, long[] aShape, long[] bShape)
+    {
+        var (b, r) = Start();
+        // Divisors stay away from zero.
+        CheckAll(Finish(b, b.Op(op, [T(b, r, "a", 0f, aShape), T(b, r, "b", 0.5f, bShape)])), 2);
+    }
+
+    [Test]
+    public void MulOfAValueWithItself()
+    {
+        var (b, r) = Start();
+        var a = T(b, r, "a", 0f, 2, 3);
+        CheckAll(Finish(b, b.Mul(a, a)), 1);
+    }
+
+    [TestCase("Relu")]
+    [TestCase("LeakyRelu")]
+    [TestCase("Sigmoid")]
+    [TestCase("HardSigmoid")]
+    [TestCase("HardSwish")]
+    [TestCase("Tanh")]
+    [TestCase("Erf")]
+    [TestCase("Softplus")]
+    [TestCase("Gelu")]
+    [TestCase("Exp")]
+    [TestCase("Neg")]
+    [TestCase("Abs")]
+    public void Activation(string op)
+    {
+        var (b, r) = Start();
+        var x = b.Initializer("x", GradientCheck.Values(r, 24, 0.1f, 4f), 2, 3, 4); // spans HardSwish/HardSigmoid kinks at ±3 / ±2.5
+        var model = op == "Gelu" ? new GraphBuilder(opset: 20) : b;
+        if (op == "Gelu")
+        {
+            x = model.Initializer("x", GradientCheck.Values(r, 24, 0.1f, 4f), 2, 3, 4);
+            CheckAll(Finish(model, model.Op("Gelu", [x])), 1);
+            return;
+        }
+        CheckAll(Finish(b, b.Op(op, [x])), 1, h: 1e-3f);
+    }
+
+    [TestCase("Sqrt")]
+    [TestCase("Log")]
+    [TestCase("Reciprocal")]
+    public void PositiveDomain(string op)
+    {
+        var (b, r) = Start();
+        var x = b.Initializer("x", GradientCheck.Values(r, 12, 0.3f).Select(MathF.Abs).ToArray(), 3, 4);
+        CheckAll(Finish(b, b.Op(op, [x])), 1, h: 1e-3f);
+    }
+
+    [Test]
+    public void Clip()
+    {
+        var (b, r) = Start();
+        var x = b.Initializer("x", GradientCheck.Values(r, 24, 0.05f, 2f), 4, 6);
+        var y = b.Op("Clip", [x, b.Initializer("lo", Tensor.Scalar(-0.5f)), b.Initializer("hi", Tensor.Scalar(0.75f))]);
+        CheckAll(Finish(b, y), 1, h: 1e-3f);
+    }
+
+    [Test]
+    public void GeluDecomposedFromErf()
+    {
+        var (b, r) = Start();
+        var x = T(b, r, "x", 0f, 3, 5);
+        var erf = b.Op("Erf", [b.Op("Div", [x, b.Initializer("s2", Tensor.Scalar(MathF.Sqrt(2)))])]);
+        var y = b.Mul(b.Mul(x, b.Add(erf, b.Initializer("one", Tensor.Scalar(1f)))), b.Initializer("half", Tensor.Scalar(0.5f)));
+        var trained = GradientCheck.Check(Finish(b, y));
+        Assert.That(trained.Select(p => p.Name), Is.EqualTo(new[] { "x" }), "scalar constants are not trainable");
+    }
+
+    [TestCase(1L)]
+    [TestCase(-1L)]
+    public void Softmax(long axis)
+    {
+        var (b, r) = Start();
+        CheckAll(Finish(b, b.Softmax(T(b, r, "x", 0f, 2, 3, 4), axis)), 1);
+    }
+
+    [Test]
+    public void LogSoftmax()
+    {
+        var (b, r) = Start();
+        CheckAll(Finish(b, b.Op("LogSoftmax", [T(b, r, "x", 0f, 3, 5)], ("axis", 1L))), 1);
+    }
+
+    [Test]
+    public void BatchNormalizationFrozen()
+    {
+        var (b, r) = Start();
+        var x = T(b, r, "x", 0f, 2, 3, 2, 2);
+        var bn = b.BatchNorm(x, T(b, r, "gamma", 0f, 3), T(b, r, "beta", 0f, 3), T(b, r, "mean", 0f, 3),
+            b.Initializer("var", GradientCheck.Values(r, 3, 0.5f).Select(MathF.Abs).ToArray(), 3));
+        var trained = GradientCheck.Check(Finish(b, bn));
+        Assert.That(trained.Select(p => p.Name), Is.EquivalentTo(new[] { "x", "gamma", "beta" }), "running statistics are not trainable");
+    }
+
+    [Test]
+    public void BatchNormalizationBatchStatistics()
+    {
+        var (b, r) = Start();
+        var x = T(b, r, "x", 0f, 3, 2, 2, 2);
+        var bn = b.BatchNorm(x, T(b, r, "gamma", 0f, 2), T(b, r, "beta", 0f, 2), T(b, r, "mean", 0f, 2),
+            b.Initializer("var", [1f, 1f], 2));
+        CheckAll(Finish(b, bn), 3, h: 1e-3f, options: new GradientBuilderOptions { BatchNorm = BatchNormMode.BatchStatistics });
+    }
+
+    [TestCase(-1L)]
+    [TestCase(1L)]
+    public void LayerNormalization(long axis)
+    {
+        var (b, r) = Start();
+        var x = T(b, r, "x", 0f, 2, 3, 4);
+        long[] norm = axis == -1 ? [4] : [3, 4];
+        var y = b.Op("LayerNormalization", [x, T(b, r, "scale", 0f, norm), T(b, r, "bias", 0f, norm)], ("axis", axis));
+        CheckAll(Finish(b, y), 3, h: 1e-3f);
+    }
+
+    [Test]
+    public void MaxPoolTiled()
+    {
+        var (b, r) = Start();
+        var x = T(b, r, "x", 0f, 2, 2, 4, 6);
+        CheckAll(Finish(b, b.Op("MaxPool", [x], ("kernel_shape", new long[] { 2, 2 }), ("strides", new long[] { 2, 2 }))), 1, h: 1e-4f);
+    }
+
+    [Test]
+    public void MaxPoolOverlappingPadded()
+    {
+        var (b, r) = Start();
+        var x = T(b, r, "x", 0f, 2, 2, 5, 5);
+        CheckAll(Finish(b, b.Op("MaxPool", [x], ("kernel_shape", new long[] { 3, 3 }), ("strides", new long[] { 2, 2 }), ("pads", new long[] { 1, 1, 1, 1 }))), 1, h: 1e-4f);
+    }
+
+    [TestCase(0L)]
+    [TestCase(1L)]
+    public void AveragePool(long countIncludePad)
+    {
+        var (b, r) = Start();
+        var x = T(b, r, "x", 0f, 2, 2, 5, 5);
+        CheckAll(Finish(b, b.Op("AveragePool", [x], ("kernel_shape", new long[] { 3, 3 }), ("strides", new long[] { 2, 2 }),
+            ("pads", new long[] { 1, 1, 1, 1 }), ("count_include_pad", countIncludePad))), 1);
+    }
+
+    [Test]
+    public void GlobalAveragePool()
+    {
+        var (b, r) = Start();
+        CheckAll(Finish(b, b.GlobalAveragePool(T(b, r, "x", 0f, 2, 3, 4, 4))), 1);
+    }
+
+    [Test]
+    public void ShapeOps()
+    {
+        // Flatten → Reshape → Transpose → Unsqueeze → Squeeze → Identity → Dropout, with a weight to make it non-linear.
+        var (b, r) = Start();
+        var x = T(b, r, "x", 0f, 2, 3, 2, 2);
+        var y = b.Flatten(x);
+        y = b.Reshape(y, 2, 4, 3);
+        y = b.Transpose(y, 2, 0, 1);
+        y = b.Op("Unsqueeze", [y, b.Int64s("ax", 1)]);
+        y = b.Op("Squeeze", [y, b.Int64s("ax2", 1)]);
+        y = b.Op("Identity", [y]);
+        y = b.Op("Dropout", [y]);
+        y = b.Mul(y, T(b, r, "w", 0f, 2, 4));
+        CheckAll(Finish(b, y), 2);
+    }
+
+    [Test]
+    public void ConcatAndSplit()
+    {
+        var (b, r) = Start();
+        var a = T(b, r, "a", 0f, 2, 2, 3);
+        var c = T(b, r, "c", 0f, 2, 4, 3);
+        var cat = b.Concat(1, a, c);
+        var parts = b.OpNode("Split", [cat, b.Int64s("sizes", 1, 5)], 2, ("axis", 1L));
+        // Only the second piece reaches the loss: the first gets a zero gradient.
+        CheckAll(Finish(b, b.Mul(parts.Output(1)!, T(b, r, "w", 0f, 5, 3))), 3);
+    }
+
+    [Test]
+    public void SliceAndPad()
+    {
+        var (b, r) = Start();
+        var x = T(b, r, "x", 0f, 2, 5, 6);
+        var s = b.Op("Slice", [x, b.Int64s("st", 1, -4), b.Int64s("en", 4, 100), b.Int64s("axes", 1, 2)]);
+        var p = b.Op("Pad", [s, b.Int64s("pads", 0, 1, 2, 0, 0, -1)]);
+        CheckAll(Finish(b, b.Mul(p, T(b, r, "w", 0f, 2, 4, 5))), 2);
+    }
+
+    [Test]
+    public void GatherEmbeddingWithRepeatedIndices()
+    {
+        var (b, r) = Start();
+        var table = T(b, r, "table", 0f, 5, 3);
+        var idx = b.Initializer("idx", Tensor.FromArray<long>([1, 3, 1, 0, 4, 1], 2, 3));
+        CheckAll(Finish(b, b.Op("Gather", [table, idx], ("axis", 0L))), 1);
+    }
+
+    [Test]
+    public void GatherClsToken()
+    {
+        var (b, r) = Start();
+        var seq = T(b, r, "seq", 0f, 2, 4, 3);
+        CheckAll(Finish(b, b.Op("Gather", [seq, b.Initializer("i0", Tensor.Scalar(0L))], ("axis", 1L))), 1);
+    }
+
+    [Test]
+    public void ExpandFromComputedShape()
+    {
+        // The ViT's CLS broadcast: Expand to a shape computed with Shape/Slice/Concat at run time.
+        var (b, r) = Start();
+        var x = T(b, r, "x", 0f, 3, 2);
+        var cls = T(b, r, "cls", 0f, 1, 1, 2);
+        var n = b.Op("Slice", [b.Op("Shape", [x]), b.Int64s("z", 0), b.Int64s("o", 1)]);
+        var expanded = b.Op("Expand", [cls, b.Concat(0, n, b.Int64s("tail", 1, 2))]);
+        var y = b.Add(expanded, b.Op("Unsqueeze", [x, b.Int64s("a1", 1)]));
+        CheckAll(Finish(b, y), 2);
+    }
+
+    [Test]
+    public void ResizeNearest()
+    {
+        var (b, r) = Start();
+        var x = T(b, r, "x", 0f, 1, 2, 3, 3);
+        var y = b.Op("Resize", [x, b.Initializer("roi", Array.Empty<float>(), 0), b.Initializer("scales", [1f, 1f, 2f, 2f], 4)], ("mode", "nearest"));
+        var trained = GradientCheck.Check(Finish(b, b.Mul(y, T(b, r, "w", 0f, 1, 2, 6, 6))));
+        Assert.That(trained.Select(p => p.Name), Is.EquivalentTo(new[] { "x", "w" }), "Resize scales are not trainable");
+    }
+
+    [TestCase("ReduceMean")]
+    [TestCase("ReduceSum")]
+    public void Reduce(string op)
+    {
+        var (b, r) = Start();
+        var x = T(b, r, "x", 0f, 2, 3, 4);
+        var y = op == "ReduceMean" ? b.Op(op, [x], ("axes", new long[] { 1, -1 }), ("keepdims", 0L)) : b.Op(op, [x, b.Int64s("axes", 1)], ("keepdims", 1L));
+        CheckAll(Finish(b, y), 1);
+    }
+
+    [Test]
+    public void UnsupportedOpIsNamed()
+    {
+        var (b, r) = Start();
+        var x = T(b, r, "x", 0f, 2, 3);
+        var y = b.Op("Cos", [x]);
+        y.Producer!.Name = "my_cos";
+        var ex = Assert.Throws<UnsupportedModelException>(() => GradientBuilder.Build(Finish(b, y), new GradientBuilderOptions { Loss = new LossOptions { Kind = LossKind.MeanSquaredError } }));
+        Assert.That(ex!.Message, Does.Contain("my_cos").And.Contain("Cos"));
+    }
+
+    [Test]
+    public void FrozenBranchGetsNoBackwardOps()
+    {
+        // y = Conv(x) + Relu(frozen) where the right branch has no trainable tensor: no backward op reads it.
+        var (b, r) = Start();
+        var x = T(b, r, "x", 0f, 1, 2, 4, 4);
+        var w = T(b, r, "w", 0f, 2, 2, 3, 3);
+        var frozen = T(b, r, "frozen", 0f, 1, 2, 4, 4);
+        var right = b.Relu(b.Op("Exp", [frozen]));
+        var model = Finish(b, b.Add(b.Conv(x, w, pads: [1, 1, 1, 1]), right));
+        var graph = GradientBuilder.Build(model, new GradientBuilderOptions
+        {
+            Loss = new LossOptions { Kind = LossKind.MeanSquaredError }, IsTrainable = c => c.Name != "frozen",
+        });
+        Assert.That(graph.Parameters.Select(p => p.Name), Is.EquivalentTo(new[] { "x", "w" }));
+        // Forward: Conv, Exp, Relu, Add; nothing else may touch Exp's or Relu's outputs but the forward Add.
+        var exp = graph.Model.Graph.Nodes.Single(n => n.OpType == "Exp" && n.Inputs[0]!.Name == "frozen");
+        var relu = exp.Output(0)!.Consumers.Single();
+        Assert.That(relu.OpType, Is.EqualTo("Relu"));
+        Assert.That(relu.Output(0)!.Consumers.Select(n => n.OpType), Is.EqualTo(new[] { "Add" }));
+        Assert.That(graph.Model.Graph.Nodes.Count(n => n.OpType == "Greater"), Is.Zero, "no Relu backward mask");
+    }
+}

@@ -1,0 +1,156 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using OnnxPrune.Graph;
+using OnnxPrune.Runtime;
+using OnnxPrune.Tensors;
+using OnnxPrune.Training;
+
+// Times one training step (forward + backward on ONNX Runtime + optimizer update) against forward-only inference of the
+// same model and batch, with the weights as initializers (deployed form) and as graph inputs (as in the training graph).
+//   dotnet run --project tools/TrainingBenchmark -c Release [-- [--models a.onnx,b.onnx] [--batches 64,128] [--iterations N] [--threads T] [--profile DIR]]
+var ci = CultureInfo.InvariantCulture;
+string Arg(string name, string fallback)
+{
+    int i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
+}
+var models = Arg("--models", "onnx-models/fmnist-resnet.onnx,onnx-models/fmnist-vit.onnx").Split(',');
+var batches = Arg("--batches", "64,128").Split(',').Select(s => int.Parse(s, ci)).ToArray();
+int iterations = int.Parse(Arg("--iterations", "20"), ci);
+int threads = int.Parse(Arg("--threads", "0"), ci);
+string? profileDir = Arg("--profile", "") is { Length: > 0 } p ? p : null;
+var bnMode = Arg("--batchnorm", "frozen") == "batch" ? BatchNormMode.BatchStatistics : BatchNormMode.Frozen;
+var convGrad = Arg("--conv-weight-grad", "conv") == "im2col" ? ConvWeightGradientMethod.Im2ColGemm : ConvWeightGradientMethod.Convolution;
+
+Console.WriteLine($"ONNX Runtime CPU, intra-op threads {(threads == 0 ? "default" : threads)}, spinning off, {iterations} timed runs after 3 warm-up runs");
+Console.WriteLine("wall = median wall ms per run; cpu = mean process CPU ms per run (steadier on a shared machine with --threads 1)");
+Console.WriteLine($"{"model",-16} {"batch",5} {"fwd init wall/cpu",18} {"fwd input wall/cpu",19} {"step wall/cpu",16} {"step/fwd init wall/cpu",23} {"step/fwd input wall/cpu",24}");
+foreach (var path in models)
+{
+    var forward = OnnxModel.Load(path);
+    foreach (var batch in batches)
+    {
+        var options = new SessionOptions { IntraOpThreads = threads, AllowSpinning = false };
+        var x = Tensor.Zeros(ElementType.Float, batch, 1, 28, 28);
+        var rng = new Random(1);
+        var xs = x.AsSpan<float>();
+        for (int i = 0; i < xs.Length; i++) xs[i] = rng.NextSingle();
+
+        // 1. Forward, weights as initializers.
+        (double Wall, double Cpu) fwdInit;
+        using (var s = new InferenceSession(forward.ToBytes(), options))
+        using (var bind = s.CreateBinding(new Dictionary<string, Tensor> { [s.Inputs[0].Name] = x }, [s.Outputs[0].Name]))
+            fwdInit = Measure(iterations, bind.Run);
+
+        // 2. Forward, weights as graph inputs (what the training graph sees).
+        var graph = GradientBuilder.Build(forward, new GradientBuilderOptions { BatchSize = batch, BatchNorm = bnMode, ConvWeightGradient = convGrad });
+        var asInputs = WeightsAsInputs(forward, graph.Parameters.Select(q => q.Name).ToHashSet());
+        (double Wall, double Cpu) fwdInput;
+        using (var s = new InferenceSession(asInputs.ToBytes(), options))
+        {
+            var feeds = Feeds(s, forward, x);
+            using var bind = s.CreateBinding(feeds, [s.Outputs[0].Name]);
+            fwdInput = Measure(iterations, bind.Run);
+        }
+
+        // 3. Training step: forward + backward + optimizer update on the bound weights.
+        (double Wall, double Cpu) step;
+        double optimizerMs;
+        var trainOptions = profileDir is null ? options : options with { ProfilingFilePrefix = Path.Combine(profileDir, $"{Path.GetFileNameWithoutExtension(path)}_b{batch}") };
+        using (var s = new InferenceSession(graph.Model.ToBytes(), trainOptions))
+        {
+            var feeds = Feeds(s, forward, x);
+            using var bind = s.CreateBinding(feeds);
+            var optimizer = Optimizer.Create(new OptimizerOptions { Kind = OptimizerKind.Sgd, Momentum = 0.9f }, graph.Parameters);
+            var weights = graph.Parameters.Select(q => bind.Inputs[q.Name]).ToArray();
+            long optimizerTicks = 0;
+            int runs = 0;
+            step = Measure(iterations, () =>
+            {
+                bind.Run();
+                var t0 = Stopwatch.GetTimestamp();
+                optimizer.BeginStep();
+                for (int i = 0; i < weights.Length; i++)
+                    optimizer.Update(i, weights[i].AsSpan<float>(), bind.Outputs[graph.Parameters[i].GradientName].AsSpan<float>(), 1e-6f);
+                optimizerTicks += Stopwatch.GetTimestamp() - t0;
+                runs++;
+            });
+            optimizerMs = optimizerTicks * 1000.0 / Stopwatch.Frequency / runs;
+            if (profileDir is not null) Summarize(s.EndProfiling());
+        }
+        Console.WriteLine(string.Format(ci, "{0,-16} {1,5} {2,8:F1} /{3,8:F1} {4,9:F1} /{5,8:F1} {6,7:F1} /{7,7:F1} {8,11:F2} /{9,10:F2} {10,11:F2} /{11,11:F2}",
+            Path.GetFileNameWithoutExtension(path), batch, fwdInit.Wall, fwdInit.Cpu, fwdInput.Wall, fwdInput.Cpu, step.Wall, step.Cpu,
+            step.Wall / fwdInit.Wall, step.Cpu / fwdInit.Cpu, step.Wall / fwdInput.Wall, step.Cpu / fwdInput.Cpu) +
+            string.Format(ci, "   (SGD update {0:F2} ms of the step, {1:N0} parameters)", optimizerMs, graph.Parameters.Sum(q => q.ElementCount)));
+    }
+}
+return 0;
+
+// Median wall time and mean process CPU time per run, in ms. On a shared machine the CPU time (with one intra-op thread)
+// is the steadier measure of the work done; the wall time includes waiting for a core.
+static (double Wall, double Cpu) Measure(int iterations, Action run)
+{
+    for (int i = 0; i < 3; i++) run();
+    var times = new double[iterations];
+    var process = Process.GetCurrentProcess();
+    process.Refresh();
+    var cpu0 = process.TotalProcessorTime;
+    for (int i = 0; i < iterations; i++)
+    {
+        var t = Stopwatch.GetTimestamp();
+        run();
+        times[i] = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
+    }
+    process.Refresh();
+    var cpu = (process.TotalProcessorTime - cpu0).TotalMilliseconds / iterations;
+    Array.Sort(times);
+    return (times[iterations / 2], cpu);
+}
+
+static Dictionary<string, Tensor> Feeds(InferenceSession s, OnnxModel forward, Tensor x)
+{
+    var constants = forward.Graph.Constants.ToDictionary(c => c.Name);
+    var feeds = new Dictionary<string, Tensor>();
+    foreach (var input in s.Inputs)
+        feeds[input.Name] = input.Name == forward.Graph.DataInputs.First().Name ? x
+            : constants.TryGetValue(input.Name, out var c) ? c.Data
+            : Tensor.Zeros(input.ElementType, input.Shape.Select(d => Math.Max(1, d)).ToArray());
+    return feeds;
+}
+
+static OnnxModel WeightsAsInputs(OnnxModel forward, HashSet<string> names)
+{
+    var copy = OnnxModel.FromBytes(forward.ToBytes());
+    var g = copy.Graph;
+    foreach (var c in g.Constants.Where(c => names.Contains(c.Name)).ToList())
+    {
+        var uses = c.Value.Consumers.Distinct().SelectMany(n => n.Inputs.Select((v, i) => (n, i, v)).Where(t => t.v == c.Value)).Select(t => (t.n, t.i)).ToList();
+        foreach (var (n, i) in uses) g.SetInput(n, i, null);
+        var shape = c.Shape.Select(d => new Dim(d)).ToArray();
+        if (c.Kind == ConstantKind.Initializer) g.RemoveInitializer(c); else g.RemoveNode(c.Node!);
+        var input = g.AddInput(c.Name, ElementType.Float, shape);
+        foreach (var (n, i) in uses) g.SetInput(n, i, input);
+    }
+    return copy;
+}
+
+// Time per op type from an ONNX Runtime JSON profile (node events only).
+static void Summarize(string profilePath)
+{
+    using var doc = JsonDocument.Parse(File.ReadAllText(profilePath));
+    var byOp = new Dictionary<string, (double Us, int Count)>();
+    foreach (var e in doc.RootElement.EnumerateArray())
+    {
+        if (!e.TryGetProperty("cat", out var cat) || cat.GetString() != "Node") continue;
+        if (!e.TryGetProperty("args", out var a) || !a.TryGetProperty("op_name", out var op)) continue;
+        if (!e.GetProperty("name").GetString()!.EndsWith("_kernel_time", StringComparison.Ordinal)) continue;
+        var key = op.GetString()!;
+        var (us, n) = byOp.GetValueOrDefault(key);
+        byOp[key] = (us + e.GetProperty("dur").GetDouble(), n + 1);
+    }
+    double total = byOp.Values.Sum(v => v.Us);
+    Console.WriteLine($"  profile {profilePath}: kernel time by op type");
+    foreach (var (op, (us, n)) in byOp.OrderByDescending(kv => kv.Value.Us).Take(12))
+        Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "    {0,-22} {1,6:F1}%  {2,5} calls", op, 100 * us / total, n));
+}
