@@ -14,6 +14,7 @@ internal static class ExitCodes
     public const int Io = 7;
     /// <summary>The pruned model differs from the masked reference beyond tolerance (prune --verify).</summary>
     public const int VerificationFailed = 8;
+    public const int TrainingDiverged = 9;
     public const int Cancelled = 130;
     public const int Internal = 70;
 
@@ -49,7 +50,8 @@ internal static class ExitCodes
         OnnxFormatException => (BadModel, "invalid model"),
         UnsupportedModelException => (Unsupported, "unsupported"),
         PruningConstraintException => (PruningConstraint, "pruning constraint"),
-        OnnxPruneException e when e.GetType().Name.Contains("Runtime") => (Runtime, "onnx runtime"),
+        OnnxPrune.Runtime.OnnxRuntimeException => (Runtime, "onnx runtime"),
+        OnnxPrune.Training.TrainingDivergedException => (TrainingDiverged, "training diverged"),
         OnnxPruneException => (BadModel, "error"),
         FileNotFoundException or DirectoryNotFoundException or IOException or UnauthorizedAccessException => (Io, "i/o error"),
         ArgumentException => (Usage, "invalid argument"),

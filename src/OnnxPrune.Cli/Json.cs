@@ -10,5 +10,7 @@ internal static class Json
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         DictionaryKeyPolicy = null,
         WriteIndented = true,
+        // A diverged run reports NaN loss; write it as "NaN" rather than failing to print the result.
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 }

@@ -30,13 +30,20 @@ internal static class FinetuneCommand
         var distillWeight = new Option<float>("--distill-weight") { Description = "Weight of the distillation term.", DefaultValueFactory = _ => 0.5f };
         var temperature = new Option<float>("--temperature") { Description = "Distillation temperature.", DefaultValueFactory = _ => 4f };
         var recalibrate = new Option<int>("--recalibrate-bn") { Description = "Re-estimate BatchNormalization statistics from this many batches before training." };
-        var trainBn = new Option<bool>("--bn-batch-stats") { Description = "Train BatchNormalization with batch statistics (default: frozen statistics)." };
+        // Batch statistics by default, as fine-tuning does in training mode elsewhere: with frozen statistics a
+        // channel whose running variance is tiny amplifies gradients and SGD at lr 0.01 diverged on fmnist-resnet.
+        var bnMode = new Option<string>("--bn")
+        {
+            Description = "BatchNormalization while training: batch (batch statistics, running stats updated) or frozen (running statistics).",
+            DefaultValueFactory = _ => "batch",
+        };
+        bnMode.AcceptOnlyFromAmong("batch", "frozen");
         var seed = new Option<int>("--seed") { Description = "Seed for shuffling and augmentation.", DefaultValueFactory = _ => 1 };
         var threads = new Option<int>("--threads") { Description = "Intra-op threads (0: ONNX Runtime's default)." };
         var command = new Command("finetune", "Fine-tune a classifier on ONNX Runtime (standard-op backward graph) and write it with the new weights.")
         {
             input, output, data, classes, steps, epochs, batch, lr, optimizer, weightDecay, warmup, smoothing, teacher, distillWeight, temperature,
-            recalibrate, trainBn, seed, threads,
+            recalibrate, bnMode, seed, threads,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -61,7 +68,7 @@ internal static class FinetuneCommand
                 Epochs = parse.GetValue(epochs),
                 Seed = seedValue,
                 IntraOpThreads = parse.GetValue(threads),
-                BatchNorm = parse.GetValue(trainBn) ? BatchNormMode.BatchStatistics : BatchNormMode.Frozen,
+                BatchNorm = parse.GetValue(bnMode) == "frozen" ? BatchNormMode.Frozen : BatchNormMode.BatchStatistics,
                 Optimizer = new OptimizerOptions
                 {
                     Kind = adamw ? OptimizerKind.AdamW : OptimizerKind.Sgd,

@@ -108,13 +108,18 @@ public sealed class Trainer : IDisposable
                 _teacherBinding.Outputs.Values.First().RawData.CopyTo(_binding.Inputs[_graph.TeacherInput!].RawData, 0);
             }
             _binding.Run();
+            float stepLoss = _binding.Outputs[_graph.LossOutput].AsSpan<float>()[0];
+            if (!float.IsFinite(stepLoss))
+                throw new TrainingDivergedException(
+                    $"The loss is {stepLoss} at step {step + 1} of {total} (learning rate {_options.Schedule.Rate(step, total):G3}). " +
+                    "Lower the learning rate, add warm-up, or train BatchNormalization with batch statistics; nothing was written.");
             float rate = _options.Schedule.Rate(step, total);
             _optimizer.BeginStep();
             for (int i = 0; i < weights.Length; i++)
                 _optimizer.Update(i, weights[i].AsSpan<float>(), _binding.Outputs[_graph.Parameters[i].GradientName].AsSpan<float>(), rate);
             UpdateRunningStatistics();
             StepsDone++;
-            windowLoss += _binding.Outputs[_graph.LossOutput].AsSpan<float>()[0];
+            windowLoss += stepLoss;
             if (_graph.CorrectOutput is { } co) windowCorrect += _binding.Outputs[co].AsSpan<float>()[0];
             windowSteps++;
             bool last = step == total - 1;

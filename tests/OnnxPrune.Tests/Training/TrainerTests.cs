@@ -45,6 +45,17 @@ public class TrainerTests
     }
 
     [Test]
+    public void DivergenceStopsWithATypedErrorNamingTheStep()
+    {
+        // A learning rate of 1e6 sends the weights to infinity within a few steps.
+        var options = Options(40) with { Schedule = new LearningRateSchedule { BaseRate = 1e6f, Kind = ScheduleKind.Constant } };
+        using var trainer = new Trainer(TinyCnn(), options);
+        var e = Assert.ThrowsAsync<TrainingDivergedException>(() => trainer.TrainAsync(Train, null, null));
+        Assert.That(e!.Message, Does.Contain("at step").And.Contain("Lower the learning rate"));
+        Assert.That(trainer.StepsDone, Is.LessThan(40));
+    }
+
+    [Test]
     public async Task TrainingReducesTheLoss()
     {
         using var trainer = new Trainer(TinyCnn(), Options(60));

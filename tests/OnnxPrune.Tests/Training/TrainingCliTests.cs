@@ -59,6 +59,20 @@ public class TrainingCliTests
     }
 
     [Test]
+    public void DivergedFinetuneExitsNineAndWritesNothing()
+    {
+        var dir = TestPaths.TempDir();
+        var input = Path.Combine(dir, "tiny.onnx");
+        var output = Path.Combine(dir, "diverged.onnx");
+        TrainerTests.TinyCnn().Save(input);
+        var (code, _, stderr) = Cli("finetune", input, output, "--steps", "30", "--batch", "16", "--lr", "1000000",
+            "--bn", "frozen", "--seed", "1", "--threads", "1");
+        Assert.That(code, Is.EqualTo(9), stderr);
+        Assert.That(stderr, Does.Contain("training diverged").And.Contain("nothing was written"));
+        Assert.That(File.Exists(output), Is.False);
+    }
+
+    [Test]
     public void UnknownDataSetIsAUsageError()
     {
         var dir = TestPaths.TempDir();
