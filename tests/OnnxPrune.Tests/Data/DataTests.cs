@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using OnnxPrune.Data;
 using OnnxPrune.Tensors;
 
@@ -176,18 +175,15 @@ public class NpyFileTests
         Assert.That(back.AsSpan<float>().ToArray(), Is.EqualTo(values));
 
         // Independent check with NumPy (Debian's python3-numpy comes with python3-onnx).
-        var psi = new ProcessStartInfo("/usr/bin/python3", $"-c \"import numpy as n; a=n.load('{path}'); print(a.shape, a.dtype, float(a.sum()))\"")
-        { RedirectStandardOutput = true, RedirectStandardError = true };
-        using var p = Process.Start(psi)!;
-        var output = p.StandardOutput.ReadToEnd().Trim();
-        p.WaitForExit();
-        Assert.That(p.ExitCode, Is.Zero, p.StandardError.ReadToEnd());
-        Assert.That(output, Is.EqualTo($"(2, 3, 4) float32 {values.Sum():0.0}"));
+        var check = Processes.RunPythonCode(
+            "import sys, numpy as n; a=n.load(sys.argv[1]); print(a.shape, a.dtype, float(a.sum()))", path);
+        Assert.That(check.ExitCode, Is.Zero, check.StdErr);
+        Assert.That(check.StdOut.Trim(), Is.EqualTo($"(2, 3, 4) float32 {values.Sum():0.0}"));
 
         // And we read what NumPy writes (int64, 1-D).
         var npPath = Path.Combine(dir, "np.npy");
-        using var q = Process.Start("/usr/bin/python3", $"-c \"import numpy as n; n.save('{npPath}', n.arange(7, dtype=n.int64) * 3)\"");
-        q.WaitForExit();
+        var save = Processes.RunPythonCode("import sys, numpy as n; n.save(sys.argv[1], n.arange(7, dtype=n.int64) * 3)", npPath);
+        Assert.That(save.ExitCode, Is.Zero, save.StdErr);
         Assert.That(NpyFile.Read(npPath).AsSpan<long>().ToArray(), Is.EqualTo(new long[] { 0, 3, 6, 9, 12, 15, 18 }));
     }
 

@@ -42,12 +42,21 @@ public static class Processes
     /// Debian's python3 and its onnx package; fails the test if either is missing.</summary>
     public static ProcessResult RunPython(string script, params string[] args)
     {
-        if (!File.Exists(Python)) Assert.Fail($"{Python} is missing; install python3-onnx (tools/test.sh does).");
         var path = Path.Combine(AppContext.BaseDirectory, "Python", script);
         Assert.That(File.Exists(path), Is.True, $"{path} missing from the test output");
-        var result = Run(Python, [path, .. args]);
-        if (result.StdErr.Contains("No module named 'onnx'", StringComparison.Ordinal))
-            Assert.Fail($"The onnx Python package is missing; install python3-onnx (tools/test.sh does).\n{result}");
+        return RunPythonWith([path, .. args]);
+    }
+
+    /// <summary>Runs inline Python code (<c>python3 -c CODE ARGS…</c>) with Debian's python3; fails the test if
+    /// python3 or the module it imports (onnx, numpy) is missing.</summary>
+    public static ProcessResult RunPythonCode(string code, params string[] args) => RunPythonWith(["-c", code, .. args]);
+
+    private static ProcessResult RunPythonWith(string[] args)
+    {
+        if (!File.Exists(Python)) Assert.Fail($"{Python} is missing; install python3-onnx (tools/test.sh does).");
+        var result = Run(Python, args);
+        if (result.StdErr.Contains("No module named", StringComparison.Ordinal))
+            Assert.Fail($"A Python package is missing; install python3-onnx (tools/test.sh does).\n{result}");
         return result;
     }
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using OnnxPrune.Analysis;
 using OnnxPrune.Graph;
 using OnnxPrune.Pruning;
@@ -103,22 +102,9 @@ public static class OnnxChecker
     {
         var path = Path.Combine(TestPaths.TempDir(), "model.onnx");
         File.WriteAllBytes(path, model);
-        var psi = new ProcessStartInfo("/usr/bin/python3")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        psi.ArgumentList.Add("-c");
-        psi.ArgumentList.Add("import sys, onnx\nonnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)\nprint('ok')");
-        psi.ArgumentList.Add(path);
-        Process p;
-        try { p = Process.Start(psi)!; }
-        catch (System.ComponentModel.Win32Exception e) { Assert.Fail($"/usr/bin/python3 is missing (install python3-onnx): {e.Message}"); return; }
-        var stdout = p.StandardOutput.ReadToEnd();
-        var stderr = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        if (stderr.Contains("No module named 'onnx'")) Assert.Fail("python3-onnx is missing: install it (tools/test.sh does).");
-        Assert.That(p.ExitCode, Is.EqualTo(0), $"onnx.checker rejected the pruned model: {stderr}");
-        Assert.That(stdout.Trim(), Is.EqualTo("ok"));
+        var result = Processes.RunPythonCode(
+            "import sys, onnx\nonnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)\nprint('ok')", path);
+        Assert.That(result.ExitCode, Is.EqualTo(0), $"onnx.checker rejected the pruned model: {result.StdErr}");
+        Assert.That(result.StdOut.Trim(), Is.EqualTo("ok"));
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using OnnxPrune.Analysis;
 using OnnxPrune.Graph;
 using OnnxPrune.Pruning;
@@ -299,16 +298,8 @@ public class RandomGraphTests
     // One python process checks every pruned model (full_check), failing with the names of rejected files.
     private static void CheckAll(string dir)
     {
-        var psi = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add("-c");
-        psi.ArgumentList.Add("import sys, glob, onnx\nbad = []\nfiles = sorted(glob.glob(sys.argv[1] + '/*.onnx'))\nfor f in files:\n    try: onnx.checker.check_model(onnx.load(f), full_check=True)\n    except Exception as e: bad.append(f + ': ' + str(e).splitlines()[0])\nprint(len(files))\nprint('\\n'.join(bad))\nsys.exit(1 if bad else 0)");
-        psi.ArgumentList.Add(dir);
-        using var p = Process.Start(psi) ?? throw new InvalidOperationException("cannot start /usr/bin/python3");
-        var stdout = p.StandardOutput.ReadToEnd();
-        var stderr = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        if (stderr.Contains("No module named 'onnx'")) Assert.Fail("python3-onnx is missing: install it (tools/test.sh does).");
-        Assert.That(p.ExitCode, Is.EqualTo(0), $"onnx.checker rejected pruned models:\n{stdout}\n{stderr}");
-        Assert.That(int.Parse(stdout.Split('\n')[0]), Is.GreaterThanOrEqualTo(200));
+        var result = Processes.RunPythonCode("import sys, glob, onnx\nbad = []\nfiles = sorted(glob.glob(sys.argv[1] + '/*.onnx'))\nfor f in files:\n    try: onnx.checker.check_model(onnx.load(f), full_check=True)\n    except Exception as e: bad.append(f + ': ' + str(e).splitlines()[0])\nprint(len(files))\nprint('\\n'.join(bad))\nsys.exit(1 if bad else 0)", dir);
+        Assert.That(result.ExitCode, Is.EqualTo(0), $"onnx.checker rejected pruned models:\n{result.StdOut}\n{result.StdErr}");
+        Assert.That(int.Parse(result.StdOut.Split('\n')[0]), Is.GreaterThanOrEqualTo(200));
     }
 }
