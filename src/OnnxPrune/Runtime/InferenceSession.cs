@@ -118,35 +118,34 @@ public sealed class InferenceSession : IDisposable
         nuint inputCount, outputCount;
         OrtStatus.Check(api.SessionGetInputCount(session, &inputCount));
         OrtStatus.Check(api.SessionGetOutputCount(session, &outputCount));
-        var inputs = new ValueMetadata[(int)inputCount];
-        var outputs = new ValueMetadata[(int)outputCount];
-        var inputNames = new IntPtr[inputs.Length];
-        var outputNames = new IntPtr[outputs.Length];
-        _handle.InputNames = inputNames;
-        _handle.OutputNames = outputNames;
-        for (int i = 0; i < inputs.Length; i++)
-        {
-            byte* name;
-            OrtStatus.Check(api.SessionGetInputName(session, (nuint)i, api.DefaultAllocator, &name));
-            var text = api.TakeAllocatedString(name);
-            IntPtr typeInfo;
-            OrtStatus.Check(api.SessionGetInputTypeInfo(session, (nuint)i, &typeInfo));
-            inputs[i] = Describe(api, text, typeInfo);
-            inputNames[i] = Marshal.StringToCoTaskMemUTF8(text);
-            _inputIndex[text] = i;
-        }
-        for (int i = 0; i < outputs.Length; i++)
-        {
-            byte* name;
-            OrtStatus.Check(api.SessionGetOutputName(session, (nuint)i, api.DefaultAllocator, &name));
-            var text = api.TakeAllocatedString(name);
-            IntPtr typeInfo;
-            OrtStatus.Check(api.SessionGetOutputTypeInfo(session, (nuint)i, &typeInfo));
-            outputs[i] = Describe(api, text, typeInfo);
-            outputNames[i] = Marshal.StringToCoTaskMemUTF8(text);
-            _outputIndex[text] = i;
-        }
+        // The native name copies belong to the session handle from the start, so it frees them even if a read fails.
+        _handle.InputNames = new IntPtr[(int)inputCount];
+        _handle.OutputNames = new IntPtr[(int)outputCount];
+        var inputs = ReadValues(api, session, api.SessionGetInputName, api.SessionGetInputTypeInfo, _inputIndex, _handle.InputNames);
+        var outputs = ReadValues(api, session, api.SessionGetOutputName, api.SessionGetOutputTypeInfo, _outputIndex, _handle.OutputNames);
         return (inputs, outputs);
+    }
+
+    // Inputs and outputs are read the same way, each through its own pair of ORT functions; nativeNames (owned by
+    // the session handle) receives a UTF-8 copy of each name for Run.
+    private static unsafe ValueMetadata[] ReadValues(OrtApi api, IntPtr session,
+        delegate* unmanaged<IntPtr, nuint, IntPtr, byte**, IntPtr> getName,
+        delegate* unmanaged<IntPtr, nuint, IntPtr*, IntPtr> getTypeInfo,
+        Dictionary<string, int> index, IntPtr[] nativeNames)
+    {
+        var values = new ValueMetadata[nativeNames.Length];
+        for (int i = 0; i < values.Length; i++)
+        {
+            byte* name;
+            OrtStatus.Check(getName(session, (nuint)i, api.DefaultAllocator, &name));
+            var text = api.TakeAllocatedString(name);
+            IntPtr typeInfo;
+            OrtStatus.Check(getTypeInfo(session, (nuint)i, &typeInfo));
+            values[i] = Describe(api, text, typeInfo);
+            nativeNames[i] = Marshal.StringToCoTaskMemUTF8(text);
+            index[text] = i;
+        }
+        return values;
     }
 
     private static unsafe ValueMetadata Describe(OrtApi api, string name, IntPtr typeInfoPointer)
