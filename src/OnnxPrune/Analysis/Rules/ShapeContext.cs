@@ -30,6 +30,13 @@ public sealed class ShapeContext
     /// <summary>The known values of a small integer input (e.g. a Reshape target), or null.</summary>
     public long[]? InputValues(int index) => Input(index).KnownValues;
 
+    /// <summary>Output 0 gets input 0's element type and shape (normalizations, softmax).</summary>
+    public void OutputLikeInput()
+    {
+        var x = Input(0);
+        SetOutput(0, x.ElementType, x.Shape);
+    }
+
     /// <summary>Sets output <paramref name="index"/>.</summary>
     public void SetOutput(int index, TensorInfo info)
     {

@@ -8,11 +8,7 @@ public sealed class SoftmaxRule : OpRule
     public override IReadOnlyList<string> OpTypes { get; } = ["Softmax", "LogSoftmax", "Hardmax"];
 
     /// <inheritdoc/>
-    public override void InferShapes(ShapeContext ctx)
-    {
-        var x = ctx.Input(0);
-        ctx.SetOutput(0, x.ElementType, x.Shape);
-    }
+    public override void InferShapes(ShapeContext ctx) => ctx.OutputLikeInput();
 
     /// <inheritdoc/>
     public override void Couple(CouplingContext ctx)
