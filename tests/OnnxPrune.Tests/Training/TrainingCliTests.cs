@@ -30,6 +30,25 @@ public class TrainingCliTests
         }
     }
 
+    /// <summary>
+    /// The acceptance figures for the embedded models, through the verb a user runs; the committed file's
+    /// metadata (written by tools/TrainEmbeddedModels from its own evaluation) must agree with it.
+    /// </summary>
+    [TestCase("fmnist-resnet.onnx", 0.92)]
+    [TestCase("fmnist-vit.onnx", 0.88)]
+    public void EvalOfTheEmbeddedModelOnTheFullTestSplitMeetsItsTarget(string name, double target)
+    {
+        var path = Path.Combine(TestPaths.RepoRoot, "onnx-models", name);
+        var (code, stdout, stderr) = Cli("eval", path, "--data", "fashion-mnist", "--json");
+        Assert.That(code, Is.EqualTo(0), stderr);
+        using var json = JsonDocument.Parse(stdout);
+        Assert.That(json.RootElement.GetProperty("images").GetInt32(), Is.EqualTo(10_000));
+        double accuracy = json.RootElement.GetProperty("accuracy").GetDouble();
+        Assert.That(accuracy, Is.GreaterThanOrEqualTo(target));
+        var recorded = OnnxModel.Load(path).Metadata["onnxprune.test_accuracy"];
+        Assert.That(accuracy, Is.EqualTo(double.Parse(recorded, System.Globalization.CultureInfo.InvariantCulture)).Within(1e-4));
+    }
+
     [Test]
     public void FinetuneThenEvalReportsTheTunedAccuracyOnTheClassSubset()
     {
