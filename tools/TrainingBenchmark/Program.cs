@@ -8,7 +8,8 @@ using OnnxPrune.Training;
 
 // Times one training step (forward + backward on ONNX Runtime + optimizer update) against forward-only inference of the
 // same model and batch, with the weights as initializers (deployed form) and as graph inputs (as in the training graph).
-//   dotnet run --project tools/TrainingBenchmark -c Release [-- [--models a.onnx,b.onnx] [--batches 64,128] [--iterations N] [--threads T] [--profile DIR]]
+//   dotnet run --project tools/TrainingBenchmark -c Release [-- [--models a.onnx,b.onnx] [--batches 64,128] [--iterations N] [--threads T] [--profile DIR]
+//     [--batchnorm frozen|batch] [--conv-weight-grad im2col|conv] [--train-optimization extended|all]]
 var ci = CultureInfo.InvariantCulture;
 string Arg(string name, string fallback)
 {
@@ -19,11 +20,19 @@ var models = Arg("--models", "onnx-models/fmnist-resnet.onnx,onnx-models/fmnist-
 var batches = Arg("--batches", "64,128").Split(',').Select(s => int.Parse(s, ci)).ToArray();
 int iterations = int.Parse(Arg("--iterations", "20"), ci);
 int threads = int.Parse(Arg("--threads", "0"), ci);
-string? profileDir = Arg("--profile", "") is { Length: > 0 } p ? p : null;
-var bnMode = Arg("--batchnorm", "frozen") == "batch" ? BatchNormMode.BatchStatistics : BatchNormMode.Frozen;
-var convGrad = Arg("--conv-weight-grad", "conv") == "im2col" ? ConvWeightGradientMethod.Im2ColGemm : ConvWeightGradientMethod.Convolution;
+string? profileDir = Arg("--profile", "") is { Length: > 0 } p ? Path.GetFullPath(p) : null;
+// ORT writes the profile file but does not create its folder.
+if (profileDir is not null) Directory.CreateDirectory(profileDir);
+// Defaults are the library's (GradientBuilderOptions); the CLI's finetune uses --bn batch.
+var builderDefaults = new GradientBuilderOptions();
+var bnMode = Arg("--batchnorm", builderDefaults.BatchNorm == BatchNormMode.Frozen ? "frozen" : "batch") == "batch" ? BatchNormMode.BatchStatistics : BatchNormMode.Frozen;
+// The training session's ORT optimization level; the default is the trainer's.
+var trainLevel = Arg("--train-optimization", Trainer.TrainingGraphOptimization == GraphOptimizationLevel.All ? "all" : "extended") == "extended"
+    ? GraphOptimizationLevel.Extended : GraphOptimizationLevel.All;
+var convGrad = Arg("--conv-weight-grad", builderDefaults.ConvWeightGradient == ConvWeightGradientMethod.Im2ColGemm ? "im2col" : "conv") == "im2col" ? ConvWeightGradientMethod.Im2ColGemm : ConvWeightGradientMethod.Convolution;
 
 Console.WriteLine($"ONNX Runtime CPU, intra-op threads {(threads == 0 ? "default" : threads)}, spinning off, {iterations} timed runs after 3 warm-up runs");
+Console.WriteLine($"training graph: BatchNormalization {(bnMode == BatchNormMode.Frozen ? "frozen" : "batch statistics")}, conv weight gradient {(convGrad == ConvWeightGradientMethod.Im2ColGemm ? "im2col" : "conv")}, training session optimization level {trainLevel}");
 Console.WriteLine("wall = median wall ms per run; cpu = mean process CPU ms per run (steadier on a shared machine with --threads 1)");
 Console.WriteLine($"{"model",-16} {"batch",5} {"fwd init wall/cpu",18} {"fwd input wall/cpu",19} {"step wall/cpu",16} {"step/fwd init wall/cpu",23} {"step/fwd input wall/cpu",24}");
 foreach (var path in models)
@@ -57,7 +66,7 @@ foreach (var path in models)
         // 3. Training step: forward + backward + optimizer update on the bound weights.
         (double Wall, double Cpu) step;
         double optimizerMs;
-        var trainOptions = profileDir is null ? options : options with { ProfilingFilePrefix = Path.Combine(profileDir, $"{Path.GetFileNameWithoutExtension(path)}_b{batch}") };
+        var trainOptions = profileDir is null ? options with { OptimizationLevel = trainLevel } : options with { OptimizationLevel = trainLevel, ProfilingFilePrefix = Path.Combine(profileDir, $"{Path.GetFileNameWithoutExtension(path)}_b{batch}") };
         using (var s = new InferenceSession(graph.Model.ToBytes(), trainOptions))
         {
             var feeds = Feeds(s, forward, x);
@@ -140,17 +149,32 @@ static void Summarize(string profilePath)
 {
     using var doc = JsonDocument.Parse(File.ReadAllText(profilePath));
     var byOp = new Dictionary<string, (double Us, int Count)>();
+    var byNode = new Dictionary<string, (string Op, string Shapes, double Us, int Count)>();
     foreach (var e in doc.RootElement.EnumerateArray())
     {
         if (!e.TryGetProperty("cat", out var cat) || cat.GetString() != "Node") continue;
         if (!e.TryGetProperty("args", out var a) || !a.TryGetProperty("op_name", out var op)) continue;
-        if (!e.GetProperty("name").GetString()!.EndsWith("_kernel_time", StringComparison.Ordinal)) continue;
+        var name = e.GetProperty("name").GetString()!;
+        if (!name.EndsWith("_kernel_time", StringComparison.Ordinal)) continue;
         var key = op.GetString()!;
+        double dur = e.GetProperty("dur").GetDouble();
         var (us, n) = byOp.GetValueOrDefault(key);
-        byOp[key] = (us + e.GetProperty("dur").GetDouble(), n + 1);
+        byOp[key] = (us + dur, n + 1);
+        var node = name[..^"_kernel_time".Length];
+        var shapes = a.TryGetProperty("input_type_shape", out var inShapes) ? ShapeList(inShapes) + " → " + (a.TryGetProperty("output_type_shape", out var outShapes) ? ShapeList(outShapes) : "?") : "";
+        var entry = byNode.GetValueOrDefault(node, (key, shapes, 0, 0));
+        byNode[node] = (key, shapes, entry.Us + dur, entry.Count + 1);
     }
     double total = byOp.Values.Sum(v => v.Us);
     Console.WriteLine($"  profile {profilePath}: kernel time by op type");
     foreach (var (op, (us, n)) in byOp.OrderByDescending(kv => kv.Value.Us).Take(12))
         Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "    {0,-22} {1,6:F1}%  {2,5} calls", op, 100 * us / total, n));
+    Console.WriteLine("  slowest nodes (mean ms per call)");
+    foreach (var (node, v) in byNode.OrderByDescending(kv => kv.Value.Us).Take(10))
+        Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "    {0,6:F1}% {1,7:F2} ms  {2,-14} {3,-28} {4}", 100 * v.Us / total, v.Us / v.Count / 1000, v.Op, node.Length > 28 ? node[..28] : node, v.Shapes));
 }
+
+// ORT's [{"float":[64,16,28,28]}, ...] as "[64,16,28,28] [16,16,3,3]".
+static string ShapeList(JsonElement list) =>
+    string.Join(' ', list.EnumerateArray().Select(t => t.EnumerateObject().FirstOrDefault() is { Value.ValueKind: JsonValueKind.Array } p
+        ? "[" + string.Join(',', p.Value.EnumerateArray().Select(d => d.GetInt64())) + "]" : "?"));

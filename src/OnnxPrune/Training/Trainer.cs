@@ -24,6 +24,14 @@ public sealed class Trainer : IDisposable
     private readonly Dictionary<string, float[]> _runningStats = new(StringComparer.Ordinal);
     private readonly SessionOptions _sessionOptions;
 
+    /// <summary>
+    /// ONNX Runtime's optimization level for the training graph. Extended, not All: the layout level (NCHWc) only
+    /// rewrites convs with constant weights, which in a training graph are just the one-hot im2col kernels of the
+    /// weight gradients, and there its layout round trip (ReorderOutput) costs more than it saves: 10–15 % of a
+    /// ResNet step (tools/TrainingBenchmark). Evaluation and teacher sessions keep the default (All).
+    /// </summary>
+    public static GraphOptimizationLevel TrainingGraphOptimization => GraphOptimizationLevel.Extended;
+
     /// <summary>Prepares training of <paramref name="forward"/> (which is not modified until <see cref="ExportModel"/>'s copy).</summary>
     /// <exception cref="UnsupportedModelException">The model cannot be differentiated (the message names the node).</exception>
     public Trainer(OnnxModel forward, TrainerOptions? options = null)
@@ -40,7 +48,7 @@ public sealed class Trainer : IDisposable
         });
         if (_graph.DataInputs.Count != 1) throw new UnsupportedModelException($"The trainer feeds one image input; the model has {_graph.DataInputs.Count} data inputs.");
         _sessionOptions = new SessionOptions { IntraOpThreads = _options.IntraOpThreads, AllowSpinning = false };
-        _session = new InferenceSession(_graph.Model.ToBytes(), _sessionOptions);
+        _session = new InferenceSession(_graph.Model.ToBytes(), _sessionOptions with { OptimizationLevel = TrainingGraphOptimization });
 
         var constants = forward.Graph.Constants.ToDictionary(c => c.Name, StringComparer.Ordinal);
         var feeds = new Dictionary<string, Tensor>(StringComparer.Ordinal);
