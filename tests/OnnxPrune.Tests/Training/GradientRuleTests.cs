@@ -166,6 +166,16 @@ public class GradientRuleTests
         Assert.That(trained.Select(p => p.Name), Is.EqualTo(new[] { "x" }), "scalar constants are not trainable");
     }
 
+    // SiLU (Swish) has no ONNX op: exporters write x·Sigmoid(x), so x reaches the Mul twice (directly and through Sigmoid).
+    [Test]
+    public void SiluDecomposedAsXTimesSigmoid()
+    {
+        var (b, r) = Start();
+        var x = T(b, r, "x", 0f, 3, 5);
+        var trained = GradientCheck.Check(Finish(b, b.Mul(x, b.Op("Sigmoid", [x]))));
+        Assert.That(trained.Select(p => p.Name), Is.EqualTo(new[] { "x" }));
+    }
+
     [TestCase(1L)]
     [TestCase(-1L)]
     public void Softmax(long axis)
