@@ -103,16 +103,26 @@ internal static class FinetuneCommand
         return command;
     }
 
-    /// <summary>One updating progress line on stderr (a new line per evaluation).</summary>
+    /// <summary>
+    /// On a terminal, one updating line on stderr with a bar and the time left (a new line per evaluation); redirected,
+    /// plain lines that a log keeps.
+    /// </summary>
     private sealed class StderrProgress : IProgress<TrainingProgress>
     {
+        private const int BarWidth = 20;
+        private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
         private bool _open;
 
         public void Report(TrainingProgress value)
         {
             var line = value.ToString();
-            if (Console.IsErrorRedirected || value.Evaluation is not null) { Console.Error.WriteLine(line); _open = false; }
-            else { Console.Error.Write("\r" + line.PadRight(100)); _open = true; }
+            if (Console.IsErrorRedirected) { Console.Error.WriteLine(line); return; }
+            double done = value.TotalSteps > 0 ? Math.Clamp((double)value.Step / value.TotalSteps, 0, 1) : 0;
+            int filled = (int)Math.Round(done * BarWidth);
+            var left = done > 0 ? TimeSpan.FromSeconds(_clock.Elapsed.TotalSeconds * (1 - done) / done) : TimeSpan.Zero;
+            var bar = FormattableString.Invariant($"[{new string('#', filled)}{new string('-', BarWidth - filled)}] {done,4:P0} {(int)left.TotalMinutes}:{left.Seconds:D2} left  ");
+            if (value.Evaluation is not null) { Console.Error.WriteLine("\r" + bar + line); _open = false; }
+            else { Console.Error.Write("\r" + (bar + line).PadRight(120)); _open = true; }
         }
 
         public void Finish()
