@@ -54,6 +54,7 @@ internal static class ExitCodes
         OnnxPrune.Training.TrainingDivergedException => (TrainingDiverged, "training diverged"),
         OnnxPruneException => (BadModel, "error"),
         FileNotFoundException or DirectoryNotFoundException or IOException or UnauthorizedAccessException => (Io, "i/o error"),
+        InvalidDataException => (Io, "invalid data file"),
         ArgumentException => (Usage, "invalid argument"),
         _ => (Internal, "internal error"),
     };

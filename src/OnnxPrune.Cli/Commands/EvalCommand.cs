@@ -12,7 +12,7 @@ internal static class EvalCommand
     public static Command Create()
     {
         var model = new Argument<FileInfo>("model") { Description = "The ONNX classifier (first input images [N,1,28,28] in [0,1], first output logits)." };
-        var data = new Option<string>("--data") { Description = "Data set: fashion-mnist or fashion-mnist:FOLDER.", DefaultValueFactory = _ => "fashion-mnist" };
+        var data = new Option<string>("--data") { Description = "Data set: fashion-mnist, fashion-mnist:FOLDER, or npy:FOLDER (train_images.npy, train_labels.npy, test_images.npy, test_labels.npy).", DefaultValueFactory = _ => "fashion-mnist" };
         var classes = new Option<string?>("--classes") { Description = "Evaluate on these classes only, e.g. 0,3,7." };
         var batch = new Option<int>("--batch") { Description = "Images per inference batch.", DefaultValueFactory = _ => 256 };
         var threads = new Option<int>("--threads") { Description = "Intra-op threads (0: ONNX Runtime's default)." };

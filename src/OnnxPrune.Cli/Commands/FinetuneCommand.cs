@@ -15,7 +15,7 @@ internal static class FinetuneCommand
     {
         var input = new Argument<FileInfo>("in") { Description = "The model to fine-tune." };
         var output = new Argument<FileInfo>("out") { Description = "Where to write the fine-tuned model (same graph, new weights)." };
-        var data = new Option<string>("--data") { Description = "Data set: fashion-mnist or fashion-mnist:FOLDER.", DefaultValueFactory = _ => "fashion-mnist" };
+        var data = new Option<string>("--data") { Description = "Data set: fashion-mnist, fashion-mnist:FOLDER, or npy:FOLDER (train_images.npy, train_labels.npy, test_images.npy, test_labels.npy).", DefaultValueFactory = _ => "fashion-mnist" };
         var classes = new Option<string?>("--classes") { Description = "Train and evaluate on these classes only, e.g. 0,3,7." };
         var steps = new Option<int>("--steps") { Description = "Training steps (overrides --epochs)." };
         var epochs = new Option<double>("--epochs") { Description = "Passes over the training data (when --steps is not given).", DefaultValueFactory = _ => 1 };

@@ -33,6 +33,7 @@ public static class BatchNormRecalibrator
         var stats = OnnxModel.FromBytes(model.ToBytes(), "bn-statistics");
         var g = stats.Graph;
         var input = g.DataInputs.Single();
+        if (input.Shape is { } declared) TaskData.EnsureImagesFit(input.Name, declared.Select(d => d.Value ?? -1).ToArray(), data);
         var shapes = new Dictionary<string, long[]> { [input.Name] = [batchSize, data.Channels, data.Height, data.Width] };
         GradientBuilder.UpgradeIfNeeded(stats, shapes);
         var probed = ShapeProbe.Run(stats, shapes);

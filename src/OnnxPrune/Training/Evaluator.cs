@@ -29,6 +29,7 @@ public static class Evaluator
         ArgumentNullException.ThrowIfNull(session);
         ArgumentNullException.ThrowIfNull(data);
         var inputName = session.Inputs[0].Name;
+        TaskData.EnsureImagesFit(inputName, session.Inputs[0].Shape, data);
         var outputName = session.Outputs[0].Name;
         var sampler = new BatchSampler(data, batchSize, seed: 0, shuffle: false);
         long correct = 0;

@@ -7,8 +7,8 @@ namespace OnnxPrune.Training;
 public static class TaskData
 {
     /// <summary>
-    /// Loads a split of a named data set: <c>fashion-mnist</c> (default folder, see <see cref="FashionMnist"/>) or
-    /// <c>fashion-mnist:FOLDER</c>.
+    /// Loads a split of a named data set: <c>fashion-mnist</c> (default folder, see <see cref="FashionMnist"/>),
+    /// <c>fashion-mnist:FOLDER</c>, or <c>npy:FOLDER</c> (NumPy image and label files, see <see cref="NpyImageSet"/>).
     /// </summary>
     /// <exception cref="ArgumentException">Unknown data set name.</exception>
     public static ImageDataset Load(string spec, bool train)
@@ -20,7 +20,9 @@ public static class TaskData
         return name.ToLowerInvariant() switch
         {
             "fashion-mnist" or "fashionmnist" or "fmnist" => FashionMnist.Load(train, folder),
-            _ => throw new ArgumentException($"Unknown data set '{name}'; known: fashion-mnist[:FOLDER].", nameof(spec)),
+            "npy" when !string.IsNullOrEmpty(folder) => NpyImageSet.Load(folder, train),
+            "npy" => throw new ArgumentException("npy data needs its folder: npy:FOLDER.", nameof(spec)),
+            _ => throw new ArgumentException($"Unknown data set '{name}'; known: fashion-mnist[:FOLDER], npy:FOLDER.", nameof(spec)),
         };
     }
 
@@ -52,6 +54,22 @@ public static class TaskData
             labels[i] = classes[(int)subset.Label(i)];
         }
         return new ImageDataset(subset.Name, images, labels, subset.Channels, subset.Height, subset.Width, full.ClassNames);
+    }
+
+    /// <summary>
+    /// Checks that <paramref name="data"/>'s images fit a model input of shape <paramref name="inputShape"/>
+    /// ([N, C, H, W]; negative dims are dynamic and fit anything).
+    /// </summary>
+    /// <exception cref="UnsupportedModelException">The input is not rank 4 or a static C, H or W differs.</exception>
+    public static void EnsureImagesFit(string inputName, IReadOnlyList<long> inputShape, ImageDataset data)
+    {
+        ArgumentNullException.ThrowIfNull(inputShape);
+        ArgumentNullException.ThrowIfNull(data);
+        long[] image = [data.Channels, data.Height, data.Width];
+        if (inputShape.Count != 4 || Enumerable.Range(0, 3).Any(i => inputShape[i + 1] >= 0 && inputShape[i + 1] != image[i]))
+            throw new UnsupportedModelException(
+                $"The model's input '{inputName}' is [{string.Join(",", inputShape.Select(d => d < 0 ? "?" : d.ToString(System.Globalization.CultureInfo.InvariantCulture)))}]; " +
+                $"{data.Name} has {data.Channels}×{data.Height}×{data.Width} images.");
     }
 
     /// <summary>The static size of the last axis of the model's first output (its class count), or −1 when unknown.</summary>

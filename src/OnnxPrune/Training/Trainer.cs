@@ -95,6 +95,8 @@ public sealed class Trainer : IDisposable
         int total = _options.Steps > 0 ? _options.Steps : (int)Math.Ceiling(_options.Epochs * train.Count / batch);
         var xName = _graph.DataInputs[0];
         var x = _binding.Inputs[xName];
+        TaskData.EnsureImagesFit(xName, x.Shape, train);
+        if (validation is not null) TaskData.EnsureImagesFit(xName, x.Shape, validation);
         var y = _binding.Inputs[_graph.TargetInput];
         var weights = _graph.Parameters.Select(p => _binding.Inputs[p.Name]).ToArray();
         var clock = Stopwatch.StartNew();

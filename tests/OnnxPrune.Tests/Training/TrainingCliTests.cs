@@ -50,6 +50,53 @@ public class TrainingCliTests
     }
 
     [Test]
+    public void NpyFolderDataTrainsAndEvaluatesLikeTheImagesItHolds()
+    {
+        var dir = TestPaths.TempDir();
+        var data = Path.Combine(dir, "data");
+        Directory.CreateDirectory(data);
+        OnnxPrune.Tests.Data.NpyImageSetTests.WriteFashionSubset(data, train: true, 256);
+        OnnxPrune.Tests.Data.NpyImageSetTests.WriteFashionSubset(data, train: false, 300);
+        var model = Path.Combine(TestPaths.RepoRoot, "onnx-models", "fmnist-resnet.onnx");
+
+        var (code, stdout, stderr) = Cli("eval", model, "--data", "npy:" + data, "--json", "--threads", "1");
+        Assert.That(code, Is.EqualTo(0), stderr);
+        using (var json = JsonDocument.Parse(stdout))
+        {
+            Assert.That(json.RootElement.GetProperty("images").GetInt32(), Is.EqualTo(300));
+            var test = FashionMnist.Load(train: false);
+            var first300 = new ImageDataset("first 300", test.ImagesTensor(Enumerable.Range(0, 300).ToArray()).ToFloatArray(),
+                test.LabelsTensor(Enumerable.Range(0, 300).ToArray()).AsSpan<long>().ToArray(), 1, 28, 28, test.ClassNames);
+            Assert.That(json.RootElement.GetProperty("accuracy").GetDouble(), Is.EqualTo(Evaluator.Evaluate(OnnxModel.Load(model), first300).Accuracy));
+        }
+
+        var tuned = Path.Combine(dir, "tuned.onnx");
+        (code, _, stderr) = Cli("finetune", model, tuned, "--data", "npy:" + data, "--steps", "4", "--batch", "32", "--threads", "1");
+        Assert.That(code, Is.EqualTo(0), stderr);
+        Assert.That(File.Exists(tuned));
+
+        // Images of another size: exit code 4 (unsupported), naming the model input, nothing written.
+        var other = Path.Combine(dir, "big");
+        Directory.CreateDirectory(other);
+        foreach (var split in new[] { "train", "test" })
+        {
+            NpyFile.Write(Path.Combine(other, $"{split}_images.npy"), OnnxPrune.Tensors.Tensor.Zeros(OnnxPrune.Tensors.ElementType.UInt8, 4, 32, 32));
+            NpyFile.Write(Path.Combine(other, $"{split}_labels.npy"), OnnxPrune.Tensors.Tensor.FromArray<long>([0, 1, 2, 9], 4));
+        }
+        var refused = Path.Combine(dir, "refused.onnx");
+        (code, _, stderr) = Cli("finetune", model, refused, "--data", "npy:" + other, "--steps", "2", "--threads", "1");
+        Assert.That(code, Is.EqualTo(4), stderr);
+        Assert.That(stderr, Does.Contain("'input'").And.Contain("1×32×32"));
+        Assert.That(File.Exists(refused), Is.False);
+
+        // A corrupt labels file: exit code 7 naming the file.
+        File.WriteAllBytes(Path.Combine(other, "test_labels.npy"), [1, 2, 3]);
+        (code, _, stderr) = Cli("eval", model, "--data", "npy:" + other);
+        Assert.That(code, Is.EqualTo(7), stderr);
+        Assert.That(stderr, Does.Contain("test_labels.npy"));
+    }
+
+    [Test]
     public void FinetuneThenEvalReportsTheTunedAccuracyOnTheClassSubset()
     {
         var dir = TestPaths.TempDir();
