@@ -55,6 +55,66 @@ public class GradientRuleTests
         CheckAll(Finish(b, b.Op("Conv", [x, w, bias], attrs.ToArray())), 3, options: new GradientBuilderOptions { ConvWeightGradient = method });
     }
 
+    /// <summary>Seeded random 2-D convolutions: any group count, kernel, stride, dilation and asymmetric padding.</summary>
+    [Test]
+    public void ConvOnRandomShapes([Range(1, 10)] int seed)
+    {
+        var r = new Random(1000 + seed);
+        long n = r.Next(1, 3), group = r.Next(3) switch { 0 => 1, 1 => 2, _ => 3 }, cg = r.Next(1, 3), og = r.Next(1, 3);
+        if (group * og < 2) og = 2; // a one-element bias would not count as trainable
+        long[] kernel = [r.Next(1, 4), r.Next(1, 4)], strides = [r.Next(1, 4), r.Next(1, 4)], dilations = [r.Next(1, 3), r.Next(1, 3)];
+        var pads = new long[4];
+        var size = new long[2];
+        for (int i = 0; i < 2; i++)
+        {
+            long reach = (kernel[i] - 1) * dilations[i] + 1;
+            pads[i] = r.Next((int)kernel[i]);
+            pads[i + 2] = r.Next((int)kernel[i]);
+            size[i] = Math.Max(reach - pads[i] - pads[i + 2], 2) + r.Next(0, 6);
+        }
+        TestContext.Out.WriteLine($"x [{n},{group * cg},{size[0]},{size[1]}] w [{group * og},{cg},{kernel[0]},{kernel[1]}] group {group} strides [{string.Join(",", strides)}] pads [{string.Join(",", pads)}] dilations [{string.Join(",", dilations)}]");
+        foreach (var method in Enum.GetValues<ConvWeightGradientMethod>())
+            ConvWith(method, [n, group * cg, size[0], size[1]], [group * og, cg, kernel[0], kernel[1]], strides, pads, dilations, group, "NOTSET");
+    }
+
+    /// <summary>Seeded random broadcasting pairs (ranks up to 4, either side broadcast) for Add, Sub, Mul and Div.</summary>
+    [Test]
+    public void BroadcastArithmeticOnRandomShapes([Range(1, 8)] int seed)
+    {
+        var r = new Random(2000 + seed);
+        int rank = r.Next(2, 5);
+        var full = Enumerable.Range(0, rank).Select(_ => (long)r.Next(1, 4)).ToArray();
+        // Each operand keeps a suffix of the axes (numpy rule) and sets some kept axes to 1.
+        long[] Operand() => full[r.Next(rank)..].Select(d => r.Next(3) == 0 ? 1L : d).ToArray() is { Length: > 0 } a ? a : [full[^1]];
+        // One-element tensors do not count as trainable (they are scalars), so both operands get at least two.
+        long[] Trainable() { while (true) { var a = Operand(); if (a.Aggregate(1L, (x, y) => x * y) >= 2) return a; } }
+        if (full.Aggregate(1L, (x, y) => x * y) < 2) full[^1] = 2;
+        var (aShape, bShape) = (Trainable(), Trainable());
+        var op = new[] { "Add", "Sub", "Mul", "Div" }[r.Next(4)];
+        TestContext.Out.WriteLine($"{op} [{string.Join(",", aShape)}] [{string.Join(",", bShape)}]");
+        BroadcastArithmetic(op, aShape, bShape);
+    }
+
+    /// <summary>Seeded random MatMul shapes: vectors, matrices and broadcast batch dims.</summary>
+    [Test]
+    public void MatMulOnRandomShapes([Range(1, 8)] int seed)
+    {
+        var r = new Random(3000 + seed);
+        long[] aShape, bShape;
+        do
+        {
+            long m = r.Next(1, 5), k = r.Next(1, 5), p = r.Next(1, 5);
+            var batch = Enumerable.Range(0, r.Next(0, 3)).Select(_ => (long)r.Next(1, 4)).ToArray();
+            long[] Batch() => batch[r.Next(batch.Length + 1)..].Select(d => r.Next(3) == 0 ? 1L : d).ToArray();
+            aShape = r.Next(5) == 0 ? [k] : [.. Batch(), m, k];
+            bShape = r.Next(5) == 0 && aShape.Length > 1 ? [k] : [.. Batch(), k, p];
+        }
+        // One-element tensors do not count as trainable (they are scalars).
+        while (aShape.Aggregate(1L, (x, y) => x * y) < 2 || bShape.Aggregate(1L, (x, y) => x * y) < 2);
+        TestContext.Out.WriteLine($"MatMul [{string.Join(",", aShape)}] [{string.Join(",", bShape)}]");
+        MatMul(aShape, bShape);
+    }
+
     [TestCase(1L, new long[] { 2, 2 }, new long[] { 1, 1, 1, 1 }, new long[] { 1, 1 })]
     [TestCase(2L, new long[] { 1, 1 }, new long[] { 0, 0, 0, 0 }, new long[] { 0, 0 })]
     public void ConvTranspose(long group, long[] strides, long[] pads, long[] outputPadding)
