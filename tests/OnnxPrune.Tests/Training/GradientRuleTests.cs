@@ -379,6 +379,59 @@ public class GradientRuleTests
         CheckAll(Finish(b, b.Mul(parts.Output(1)!, T(b, r, "w", 0f, 5, 3))), 3);
     }
 
+    /// <summary>
+    /// Seeded random chains of layout ops: Transpose (random permutation) → Slice (random axes, negative starts,
+    /// clamped ends) → Pad (constant, negative pads too) → ReduceSum/ReduceMean (random axes, keepdims or not).
+    /// </summary>
+    [Test]
+    public void LayoutOpsOnRandomShapes([Range(1, 10)] int seed)
+    {
+        var r = new Random(5000 + seed);
+        int rank = r.Next(2, 5);
+        var dims = Enumerable.Range(0, rank).Select(_ => (long)r.Next(2, 6)).ToList();
+        var (b, rv) = Start(seed);
+        var y = T(b, rv, "x", 0f, dims.ToArray());
+        var log = new List<string> { $"x [{string.Join(",", dims)}]" };
+
+        var perm = Enumerable.Range(0, rank).Select(i => (long)i).OrderBy(_ => r.Next()).ToArray();
+        y = b.Transpose(y, perm);
+        dims = perm.Select(i => dims[(int)i]).ToList();
+        log.Add($"Transpose [{string.Join(",", perm)}]");
+
+        var axes = Enumerable.Range(0, rank).Where(_ => r.Next(2) == 0).Select(i => (long)i).DefaultIfEmpty(rank - 1).ToArray();
+        var starts = new long[axes.Length];
+        var ends = new long[axes.Length];
+        for (int j = 0; j < axes.Length; j++)
+        {
+            int a = (int)axes[j];
+            long d = dims[a], start = r.Next((int)d), end = r.Next((int)start + 1, (int)d + 1);
+            starts[j] = r.Next(2) == 0 ? start - d : start;  // negative starts count from the end
+            ends[j] = end == d && r.Next(2) == 0 ? 100 : end; // ends past the size are clamped
+            dims[a] = end - start;
+        }
+        y = b.Op("Slice", [y, b.Int64s("starts", starts), b.Int64s("ends", ends), b.Int64s("axes", axes)]);
+        log.Add($"Slice axes [{string.Join(",", axes)}] starts [{string.Join(",", starts)}] ends [{string.Join(",", ends)}]");
+
+        var pads = new long[2 * rank];
+        for (int a = 0; a < rank; a++)
+        {
+            pads[a] = r.Next(0, 3);
+            pads[a + rank] = dims[a] + pads[a] >= 2 && r.Next(3) == 0 ? -1 : r.Next(0, 3);
+            dims[a] += pads[a] + pads[a + rank];
+        }
+        y = b.Op("Pad", [y, b.Int64s("pads", pads)]);
+        log.Add($"Pad [{string.Join(",", pads)}]");
+
+        var reduceAxes = Enumerable.Range(0, rank).Where(_ => r.Next(3) == 0).Select(i => (long)i).DefaultIfEmpty(0).ToArray();
+        long keep = r.Next(2);
+        y = r.Next(2) == 0
+            ? b.Op("ReduceSum", [y, b.Int64s("reduce_axes", reduceAxes)], ("keepdims", keep))
+            : b.Op("ReduceMean", [y], ("axes", reduceAxes), ("keepdims", keep));
+        log.Add($"{y.Producer!.OpType} axes [{string.Join(",", reduceAxes)}] keepdims {keep}");
+        TestContext.Out.WriteLine(string.Join(" → ", log));
+        CheckAll(Finish(b, y), 1);
+    }
+
     [Test]
     public void SliceAndPad()
     {
