@@ -478,8 +478,54 @@ public class GradientRuleTests
         var (b, r) = Start();
         var x = T(b, r, "x", 0f, 1, 2, 3, 3);
         var y = b.Op("Resize", [x, b.Initializer("roi", Array.Empty<float>(), 0), b.Initializer("scales", [1f, 1f, 2f, 2f], 4)], ("mode", "nearest"));
-        var trained = GradientCheck.Check(Finish(b, b.Mul(y, T(b, r, "w", 0f, 1, 2, 6, 6))));
+        var model = Finish(b, b.Mul(y, T(b, r, "w", 0f, 1, 2, 6, 6)));
+        var trained = GradientCheck.Check(model);
         Assert.That(trained.Select(p => p.Name), Is.EquivalentTo(new[] { "x", "w" }), "Resize scales are not trainable");
+        // A nearest ×2 copy is recognised from its measured matrix and differentiated as a block sum, not a MatMul.
+        var graph = GradientBuilder.Build(model, new GradientBuilderOptions { BatchSize = 1, Loss = new LossOptions { Kind = LossKind.MeanSquaredError } });
+        Assert.That(graph.Model.Graph.Nodes.Count(n => n.OpType == "MatMul"), Is.Zero);
+    }
+
+    public static IEnumerable<TestCaseData> ResizeCases()
+    {
+        // x shape, scales (or null), sizes (or null), attributes
+        yield return new TestCaseData(new long[] { 1, 2, 3, 3 }, new[] { 1f, 1f, 2f, 2f }, null, new object[] { "mode", "nearest", "coordinate_transformation_mode", "align_corners" }).SetName("Resize nearest align_corners x2");
+        yield return new TestCaseData(new long[] { 1, 2, 3, 4 }, new[] { 1f, 1f, 2f, 2f }, null, new object[] { "mode", "nearest", "coordinate_transformation_mode", "asymmetric", "nearest_mode", "round_prefer_ceil" }).SetName("Resize nearest asymmetric round_prefer_ceil");
+        yield return new TestCaseData(new long[] { 2, 1, 3, 3 }, null, new long[] { 2, 1, 7, 5 }, new object[] { "mode", "linear", "coordinate_transformation_mode", "half_pixel" }).SetName("Resize linear half_pixel to sizes 7x5");
+        yield return new TestCaseData(new long[] { 1, 2, 3, 4 }, new[] { 1f, 1f, 2f, 2f }, null, new object[] { "mode", "linear", "coordinate_transformation_mode", "align_corners" }).SetName("Resize linear align_corners x2");
+        yield return new TestCaseData(new long[] { 1, 2, 4, 4 }, new[] { 1f, 1f, 1.5f, 2f }, null, new object[] { "mode", "cubic", "coordinate_transformation_mode", "half_pixel" }).SetName("Resize cubic x1.5 x2");
+        yield return new TestCaseData(new long[] { 1, 2, 6, 6 }, new[] { 1f, 1f, 0.5f, 0.5f }, null, new object[] { "mode", "linear", "coordinate_transformation_mode", "pytorch_half_pixel" }).SetName("Resize linear downscale");
+        yield return new TestCaseData(new long[] { 2, 3, 5 }, new[] { 1f, 1f, 2f }, null, new object[] { "mode", "linear" }).SetName("Resize 1-D linear");
+        yield return new TestCaseData(new long[] { 1, 2, 3, 3, 2 }, new[] { 1f, 1f, 2f, 1f, 1f }, null, new object[] { "mode", "linear" }).SetName("Resize 3-D along depth");
+    }
+
+    [TestCaseSource(nameof(ResizeCases))]
+    public void Resize(long[] xShape, float[]? scales, long[]? sizes, object[] attributes)
+    {
+        var (b, r) = Start();
+        var x = T(b, r, "x", 0f, xShape);
+        var attrs = attributes.Chunk(2).Select(p => ((string)p[0], p[1])).ToArray();
+        Value?[] inputs = sizes is null
+            ? [x, b.Initializer("roi", Array.Empty<float>(), 0), b.Initializer("scales", scales!, scales!.Length)]
+            : [x, b.Initializer("roi", Array.Empty<float>(), 0), b.Initializer("no_scales", Array.Empty<float>(), 0), b.Int64s("sizes", sizes)];
+        var y = b.Op("Resize", inputs, attrs);
+        // A weight after the Resize makes the loss depend on every output position differently.
+        long[] yShape = sizes ?? xShape.Select((d, i) => (long)Math.Floor(d * scales![i])).ToArray();
+        CheckAll(Finish(b, b.Mul(y, T(b, r, "w", 0f, yShape))), 2);
+    }
+
+    [TestCase("coordinate_transformation_mode", "tf_crop_and_resize", "tf_crop_and_resize")]
+    [TestCase("keep_aspect_ratio_policy", "not_larger", "keep_aspect_ratio_policy")]
+    public void ResizeFormsThatAreNotLinearOrNotSupportedAreRefusedByName(string attribute, string value, string reason)
+    {
+        var b = new GraphBuilder(opset: 18);
+        var r = new Random(1);
+        var x = T(b, r, "x", 0f, 1, 2, 3, 3);
+        var y = b.Op("Resize", [x, b.Initializer("roi", [0f, 0f, 0f, 0f, 1f, 1f, 1f, 1f], 8), b.Initializer("no_scales", Array.Empty<float>(), 0), b.Int64s("sizes", 1, 2, 6, 6)],
+            ("mode", "linear"), (attribute, value));
+        y.Producer!.Name = "my_resize";
+        var e = Assert.Throws<UnsupportedModelException>(() => GradientBuilder.Build(Finish(b, y), new GradientBuilderOptions { BatchSize = 1, Loss = new LossOptions { Kind = LossKind.MeanSquaredError } }))!;
+        Assert.That(e.Message, Does.Contain("my_resize").And.Contain(reason));
     }
 
     [TestCase("ReduceMean")]
