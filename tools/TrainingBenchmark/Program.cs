@@ -9,7 +9,7 @@ using OnnxPrune.Training;
 // Times one training step (forward + backward on ONNX Runtime + optimizer update) against forward-only inference of the
 // same model and batch, with the weights as initializers (deployed form) and as graph inputs (as in the training graph).
 //   dotnet run --project tools/TrainingBenchmark -c Release [-- [--models a.onnx,b.onnx] [--batches 64,128] [--iterations N] [--threads T] [--profile DIR]
-//     [--batchnorm frozen|batch] [--conv-weight-grad im2col|conv] [--train-optimization extended|all]]
+//     [--batchnorm frozen|batch] [--conv-weight-grad im2col|conv] [--train-optimization extended|all] [--in-graph-sgd]]
 var ci = CultureInfo.InvariantCulture;
 string Arg(string name, string fallback)
 {
@@ -27,6 +27,7 @@ if (profileDir is not null) Directory.CreateDirectory(profileDir);
 var builderDefaults = new GradientBuilderOptions();
 var bnMode = Arg("--batchnorm", builderDefaults.BatchNorm == BatchNormMode.Frozen ? "frozen" : "batch") == "batch" ? BatchNormMode.BatchStatistics : BatchNormMode.Frozen;
 // The training session's ORT optimization level; the default is the trainer's.
+bool inGraphSgd = args.Contains("--in-graph-sgd");
 var trainLevel = Arg("--train-optimization", Trainer.TrainingGraphOptimization == GraphOptimizationLevel.All ? "all" : "extended") == "extended"
     ? GraphOptimizationLevel.Extended : GraphOptimizationLevel.All;
 var convGrad = Arg("--conv-weight-grad", builderDefaults.ConvWeightGradient == ConvWeightGradientMethod.Im2ColGemm ? "im2col" : "conv") == "im2col" ? ConvWeightGradientMethod.Im2ColGemm : ConvWeightGradientMethod.Convolution;
@@ -92,6 +93,27 @@ foreach (var path in models)
             Path.GetFileNameWithoutExtension(path), batch, fwdInit.Wall, fwdInit.Cpu, fwdInput.Wall, fwdInput.Cpu, step.Wall, step.Cpu,
             step.Wall / fwdInit.Wall, step.Cpu / fwdInit.Cpu, step.Wall / fwdInput.Wall, step.Cpu / fwdInput.Cpu) +
             string.Format(ci, "   (SGD update {0:F2} ms of the step, {1:N0} parameters)", optimizerMs, graph.Parameters.Sum(q => q.ElementCount)));
+
+        // 4. The alternative design: SGD with momentum inside the graph (weights and velocities in, updated ones out,
+        //    copied back into the inputs for the next step), to compare with the C# update on the bound buffers.
+        if (inGraphSgd)
+        {
+            var withSgd = WithInGraphSgd(graph, momentum: 0.9f);
+            using var s = new InferenceSession(withSgd.ToBytes(), options with { OptimizationLevel = trainLevel });
+            var feeds = Feeds(s, forward, x);
+            feeds["sgd.lr"] = Tensor.Scalar(1e-6f);
+            using var bind = s.CreateBinding(feeds);
+            bind.Run(); // outputs are allocated by the first run and reused by the next ones
+            var pairs = graph.Parameters.SelectMany(q => new[] { (In: q.Name, Out: q.Name + ".updated"), (In: q.Name + ".velocity", Out: q.Name + ".velocity.updated") })
+                .Select(t => (bind.Inputs[t.In], bind.Outputs[t.Out])).ToArray();
+            var inGraph = Measure(iterations, () =>
+            {
+                bind.Run();
+                foreach (var (input, output) in pairs) output.AsSpan<float>().CopyTo(input.AsSpan<float>());
+            });
+            Console.WriteLine(string.Format(ci, "{0,-16} {1,5}   in-graph SGD step {2,7:F1} /{3,7:F1} ms (wall/cpu) vs {4,7:F1} /{5,7:F1} ms with the C# update: {6:+0.0;-0.0} % cpu",
+                Path.GetFileNameWithoutExtension(path), batch, inGraph.Wall, inGraph.Cpu, step.Wall, step.Cpu, 100 * (inGraph.Cpu / step.Cpu - 1)));
+        }
     }
 }
 return 0;
@@ -142,6 +164,28 @@ static OnnxModel WeightsAsInputs(OnnxModel forward, HashSet<string> names)
         foreach (var (n, i) in uses) g.SetInput(n, i, input);
     }
     return copy;
+}
+
+// The training graph plus SGD with momentum as ONNX ops: v' = μ·v + g, w' = w − lr·v' per parameter; the gradient
+// outputs are replaced by the updated weights and velocities.
+static OnnxModel WithInGraphSgd(TrainingGraph graph, float momentum)
+{
+    var model = OnnxModel.FromBytes(graph.Model.ToBytes());
+    var g = model.Graph;
+    var b = new GraphBuilder(model);
+    var lr = b.Input("sgd.lr", ElementType.Float);
+    var mu = b.Initializer("sgd.momentum", Tensor.Scalar(momentum));
+    foreach (var p in graph.Parameters)
+    {
+        var grad = g.GetValue(p.GradientName);
+        g.RemoveOutput(grad);
+        var velocity = b.Input(p.Name + ".velocity", ElementType.Float, p.Shape.Cast<object>().ToArray());
+        var newVelocity = g.AddNode("Add", [b.Mul(velocity, mu), grad], [p.Name + ".velocity.updated"]).Output(0)!;
+        var newWeight = g.AddNode("Sub", [g.GetValue(p.Name), b.Mul(newVelocity, lr)], [p.Name + ".updated"]).Output(0)!;
+        b.Output(newVelocity, ElementType.Float, p.Shape.Cast<object>().ToArray());
+        b.Output(newWeight, ElementType.Float, p.Shape.Cast<object>().ToArray());
+    }
+    return model;
 }
 
 // Time per op type from an ONNX Runtime JSON profile (node events only).
