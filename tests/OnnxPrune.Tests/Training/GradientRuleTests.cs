@@ -380,11 +380,11 @@ public class GradientRuleTests
     }
 
     /// <summary>
-    /// Seeded random chains of layout ops: Transpose (random permutation) → Slice (random axes, negative starts,
-    /// clamped ends) → Pad (constant, negative pads too) → ReduceSum/ReduceMean (random axes, keepdims or not).
+    /// Seeded random chains of layout ops: Transpose (random permutation) → Slice (random axes, steps ±1/2/3, negative
+    /// starts, clamped starts and ends) → Pad (constant, negative pads too) → ReduceSum/ReduceMean (random axes, keepdims or not).
     /// </summary>
     [Test]
-    public void LayoutOpsOnRandomShapes([Range(1, 10)] int seed)
+    public void LayoutOpsOnRandomShapes([Range(1, 16)] int seed)
     {
         var r = new Random(5000 + seed);
         int rank = r.Next(2, 5);
@@ -401,16 +401,29 @@ public class GradientRuleTests
         var axes = Enumerable.Range(0, rank).Where(_ => r.Next(2) == 0).Select(i => (long)i).DefaultIfEmpty(rank - 1).ToArray();
         var starts = new long[axes.Length];
         var ends = new long[axes.Length];
+        var steps = new long[axes.Length];
         for (int j = 0; j < axes.Length; j++)
         {
             int a = (int)axes[j];
-            long d = dims[a], start = r.Next((int)d), end = r.Next((int)start + 1, (int)d + 1);
-            starts[j] = r.Next(2) == 0 ? start - d : start;  // negative starts count from the end
-            ends[j] = end == d && r.Next(2) == 0 ? 100 : end; // ends past the size are clamped
-            dims[a] = end - start;
+            long d = dims[a];
+            steps[j] = new long[] { 1, 1, 2, 3, -1, -2 }[r.Next(6)];
+            if (steps[j] > 0)
+            {
+                long start = r.Next((int)d), end = r.Next((int)start + 1, (int)d + 1);
+                starts[j] = r.Next(2) == 0 ? start - d : start;  // negative starts count from the end
+                ends[j] = end == d && r.Next(2) == 0 ? 100 : end; // ends past the size are clamped
+                dims[a] = (end - start + steps[j] - 1) / steps[j];
+            }
+            else
+            {
+                long start = r.Next((int)d), end = r.Next(-1, (int)start);  // end −1: down to index 0 inclusive
+                starts[j] = start == d - 1 && r.Next(2) == 0 ? 100 : start; // starts past the size are clamped
+                ends[j] = end == -1 ? -100 : r.Next(2) == 0 ? end - d : end;
+                dims[a] = (start - end + -steps[j] - 1) / -steps[j];
+            }
         }
-        y = b.Op("Slice", [y, b.Int64s("starts", starts), b.Int64s("ends", ends), b.Int64s("axes", axes)]);
-        log.Add($"Slice axes [{string.Join(",", axes)}] starts [{string.Join(",", starts)}] ends [{string.Join(",", ends)}]");
+        y = b.Op("Slice", [y, b.Int64s("starts", starts), b.Int64s("ends", ends), b.Int64s("axes", axes), b.Int64s("steps", steps)]);
+        log.Add($"Slice axes [{string.Join(",", axes)}] starts [{string.Join(",", starts)}] ends [{string.Join(",", ends)}] steps [{string.Join(",", steps)}]");
 
         var pads = new long[2 * rank];
         for (int a = 0; a < rank; a++)
