@@ -455,6 +455,19 @@ public class GradientRuleTests
         CheckAll(Finish(b, b.Mul(p, T(b, r, "w", 0f, 2, 4, 5))), 2);
     }
 
+    [TestCase("reflect", 17)]
+    [TestCase("edge", 17)]
+    [TestCase("wrap", 19)]
+    public void PadCopyModes(string mode, int opset)
+    {
+        var b = new GraphBuilder(opset);
+        var r = new Random(7);
+        var x = T(b, r, "x", 0f, 2, 3, 4, 5);
+        // Asymmetric pads on both spatial axes (corners copy twice) and one pad-free axis.
+        var p = b.Op("Pad", [x, b.Int64s("pads", 0, 0, 2, 1, 0, 0, 1, 3)], ("mode", mode));
+        CheckAll(Finish(b, b.Mul(p, T(b, r, "w", 0f, 2, 3, 7, 9))), 2);
+    }
+
     [Test]
     public void GatherEmbeddingWithRepeatedIndices()
     {

@@ -3,10 +3,11 @@ using OnnxPrune.Graph;
 namespace OnnxPrune.Training.Gradients;
 
 /// <summary>
-/// Slice and Pad (constant mode) are adjoint: the gradient of a slice is dY zero-padded back to X's shape, the gradient
+/// Slice and Pad are adjoint: the gradient of a slice is dY zero-padded back to X's shape, the gradient
 /// of a pad is dY sliced back (negative pads, i.e. crops, are padded back). A Slice step s ≠ 1 first spreads dY along
-/// its axis (s − 1 zeros after each element; reversed first when s &lt; 0). Starts/ends/steps/pads must be constant or
-/// computed from shapes.
+/// its axis (s − 1 zeros after each element; reversed first when s &lt; 0). Pad's reflect, edge and wrap modes copy
+/// interior values into the border, so their gradient adds each border's gradient back onto the values it copied.
+/// Starts/ends/steps/pads must be constant or computed from shapes.
 /// </summary>
 public sealed class SlicePadGradient : GradientRule
 {
@@ -62,7 +63,7 @@ public sealed class SlicePadGradient : GradientRule
         else
         {
             var mode = node.Attributes.GetString("mode", "constant");
-            if (mode != "constant") throw c.Unsupported(node, $"Pad mode '{mode}'");
+            if (mode is not ("constant" or "reflect" or "edge" or "wrap")) throw c.Unsupported(node, $"Pad mode '{mode}'");
             var pads = c.Ints(node, 1);
             if (node.Input(3) is { Name.Length: > 0 })
             {
@@ -76,8 +77,66 @@ public sealed class SlicePadGradient : GradientRule
                 }
                 pads = full;
             }
-            dIn[0] = PadOrCrop(c, dy, c.ShapeOf(node.Output(0)!), pads.Select(p => -p).ToArray());
+            if (mode == "constant")
+            {
+                dIn[0] = PadOrCrop(c, dy, c.ShapeOf(node.Output(0)!), pads.Select(p => -p).ToArray());
+                return;
+            }
+            if (pads.Any(p => p < 0)) throw c.Unsupported(node, $"negative pads in '{mode}' mode");
+            // The border values are copies of interior ones, axis by axis (the modes are separable), so each axis's
+            // gradient is its centre plus the border gradients added back where they were copied from.
+            var g = dy;
+            var shape = c.ShapeOf(node.Output(0)!).ToArray();
+            for (int ax = 0; ax < r; ax++)
+            {
+                long before = pads[ax], after = pads[ax + r];
+                if (before == 0 && after == 0) continue;
+                long limit = mode == "reflect" ? xShape[ax] - 1 : mode == "wrap" ? xShape[ax] : long.MaxValue;
+                if (before > limit || after > limit) throw c.Unsupported(node, $"'{mode}' pads of {before}/{after} on an axis of {xShape[ax]}");
+                g = FoldBorders(c, g, shape, ax, before, after, xShape[ax], mode);
+                shape[ax] = xShape[ax];
+            }
+            dIn[0] = g;
         }
+    }
+
+    /// <summary>
+    /// The gradient along one axis of a reflect/edge/wrap pad of a length-n axis by (before, after): the centre of
+    /// <paramref name="g"/> plus each border's gradient added at the input positions that border copied.
+    /// </summary>
+    private static Value FoldBorders(GradientContext c, Value g, long[] shape, int ax, long before, long after, long n, string mode)
+    {
+        Value Part(long start, long end) => c.Slice(g, [start], [end], [ax]);
+        Value Reverse(Value v, long length) => c.Op("Slice", [v, c.Int64s(-1), c.Int64s(-(length + 1)), c.Int64s(ax), c.Int64s(-1)]);
+        Value Place(Value v, long at, long length) // zero-pad a piece of `length` along the axis to n, starting at `at`
+        {
+            var p = new long[2 * shape.Length];
+            p[ax] = at;
+            p[ax + shape.Length] = n - at - length;
+            return c.Op("Pad", [v, c.Int64s(p)]);
+        }
+        var sum = Part(before, before + n);
+        if (before > 0)
+        {
+            var border = Part(0, before);
+            sum = c.Add(sum, mode switch
+            {
+                "reflect" => Place(Reverse(border, before), 1, before),        // output i < before copied x[before − i]
+                "edge" => Place(c.ReduceSum(border, [ax], keepDims: true), 0, 1), // every one copied x[0]
+                _ => Place(border, n - before, before),                          // wrap: copied x[n − before + i]
+            });
+        }
+        if (after > 0)
+        {
+            var border = Part(before + n, before + n + after);
+            sum = c.Add(sum, mode switch
+            {
+                "reflect" => Place(Reverse(border, after), n - 1 - after, after), // output n+before+k copied x[n − 2 − k]
+                "edge" => Place(c.ReduceSum(border, [ax], keepDims: true), n - 1, 1),
+                _ => Place(border, 0, after),                                      // wrap: copied x[k]
+            });
+        }
+        return sum;
     }
 
     /// <summary>Applies signed pads (positive: zero padding, negative: cropping) to a tensor of a known shape.</summary>
