@@ -41,8 +41,11 @@ public sealed record GradientBuilderOptions
 /// </summary>
 public static class GradientBuilder
 {
-    /// <summary>The lowest opset the emitted ops are written for; older models are lifted to it in the training copy.</summary>
-    public const int MinimumOpset = 13;
+    /// <summary>
+    /// The lowest opset the training graph is written at; older models are lifted to it in the training copy (opset 16:
+    /// the scatter reductions that repeated-index Gather and overlapping MaxPool gradients need).
+    /// </summary>
+    public const int MinimumOpset = OpsetUpgrader.TargetOpset;
 
     /// <summary>Builds the training graph; the forward model is not modified.</summary>
     /// <exception cref="UnsupportedModelException">An op on the path to the loss has no gradient rule (the message names the node),
@@ -204,10 +207,16 @@ public static class GradientBuilder
         return true;
     }
 
-    /// <summary>Lifts a model below opset 13 to opset 13 (see <see cref="OpsetUpgrader"/>); shapes come from a probe run.</summary>
+    /// <summary>Lifts a model below <see cref="MinimumOpset"/> to it (see <see cref="OpsetUpgrader"/>); shapes come from a probe run.</summary>
     internal static void UpgradeIfNeeded(OnnxModel model, IReadOnlyDictionary<string, long[]> inputShapes)
     {
-        if (model.GetOpset("") >= MinimumOpset) return;
+        long opset = model.GetOpset("");
+        if (opset >= MinimumOpset) return;
+        if (opset >= 13)
+        {
+            OpsetUpgrader.Upgrade(model, _ => null); // 13–15: no rewrites, so no shapes needed
+            return;
+        }
         var before = ShapeProbe.Run(model, inputShapes);
         OpsetUpgrader.Upgrade(model, v => before.TryGetValue(v.Name, out var p) ? p.Shape : v.Constant?.Shape.ToArray());
     }

@@ -5,8 +5,8 @@ namespace OnnxPrune.Training;
 
 /// <summary>
 /// Rewrites a model's default-domain ops from an older opset (7–12) to their opset-13 form and declares opset 16 (no op the
-/// trainer handles changed meaning between 13 and 16; 16 adds the ScatterElements reduction that overlapping MaxPool's
-/// gradient needs), so the training graph can use the opset-13+ signatures of its backward ops. Only the training copy is rewritten; the exported model
+/// trainer handles changed meaning between 13 and 16; 16 adds the scatter reductions that overlapping MaxPool's and
+/// repeated-index Gather's gradients need); opset 13–15 models only get the new declaration, so the training graph can use the opset-13+ signatures of its backward ops. Only the training copy is rewritten; the exported model
 /// keeps the original graph. Attributes that became inputs (Clip, Pad, Squeeze/Unsqueeze, Split, ReduceSum, Slice,
 /// Dropout, Upsample/Resize) are moved, removed attributes dropped (BatchNormalization's spatial), and Softmax/LogSoftmax
 /// on tensors of rank &gt; 2 get their old "flatten to 2-D" semantics made explicit.
@@ -16,14 +16,22 @@ internal static class OpsetUpgrader
     /// <summary>The opset written.</summary>
     public const int TargetOpset = 16;
 
-    /// <summary>Upgrades <paramref name="model"/> in place when it imports an opset below 13.</summary>
+    /// <summary>Upgrades <paramref name="model"/> in place when it imports an opset below <see cref="TargetOpset"/>.</summary>
     /// <param name="model">The model (a private copy).</param>
     /// <param name="shapeOf">Static shapes of values (for Softmax), or null when unknown.</param>
     /// <exception cref="UnsupportedModelException">An op's old form cannot be expressed (legacy broadcast attributes, opset &lt; 7).</exception>
     public static void Upgrade(OnnxModel model, Func<Value, long[]?> shapeOf)
     {
         long opset = model.GetOpset("");
-        if (opset >= 13) return;
+        if (opset >= TargetOpset) return;
+        if (opset >= 13)
+        {
+            // 13–15 → 16 changes no op's meaning except RoiAlign's default coordinate mode: pin the old one.
+            foreach (var roi in model.Graph.Nodes.Where(n => n.IsStandard && n.OpType == "RoiAlign" && !n.Attributes.Contains("coordinate_transformation_mode")))
+                roi.Attributes.Set("coordinate_transformation_mode", "output_half_pixel");
+            model.SetOpset("", TargetOpset);
+            return;
+        }
         if (opset < 7) throw new UnsupportedModelException($"The model imports opset {opset}; training supports opset 7 and later.");
         var g = model.Graph;
         var b = new GraphBuilder(model);

@@ -4,7 +4,7 @@ namespace OnnxPrune.Training.Gradients;
 
 /// <summary>
 /// Gather (embedding lookup, CLS-token pick): dY is scatter-added into zeros of X's shape at the gathered indices
-/// (ScatterND with reduction='add', opset ≥ 16; earlier opsets need unique constant indices). The gather axis is moved to
+/// (ScatterND with reduction='add'; training graphs are at opset ≥ 16, see GradientBuilder.MinimumOpset). The gather axis is moved to
 /// the front first.
 /// </summary>
 public sealed class GatherGradient : GradientRule
@@ -24,11 +24,6 @@ public sealed class GatherGradient : GradientRule
         int axis = (int)GradientContext.Axis(node.Attributes.GetInt("axis", 0), r);
         var iShape = c.ShapeOf(indices);
         int q = iShape.Length;
-        if (c.Opset < 16)
-        {
-            var known = c.KnownValue(indices)?.ToInt64Array();
-            if (known is null || known.Distinct().Count() != known.Length) throw c.Unsupported(node, "Gather with repeated or data-dependent indices needs opset ≥ 16");
-        }
         // X moved so the gather axis leads: [X_axis, X_0..X_axis-1, X_axis+1..]
         long[] xPerm = [axis, .. Enumerable.Range(0, r).Where(i => i != axis).Select(i => (long)i)];
         var xtShape = xPerm.Select(p => xShape[p]).ToArray();
@@ -37,9 +32,7 @@ public sealed class GatherGradient : GradientRule
             .. Enumerable.Range(axis + q, r - axis - 1).Select(i => (long)i)];
         var dyt = c.Transpose(dy, yPerm);
         var idx = c.Op("Unsqueeze", [c.Op("Cast", [indices], ("to", (long)Tensors.ElementType.Int64)), c.Int64s(-1)]);
-        var scattered = c.Opset >= 16
-            ? c.Op("ScatterND", [c.Zeros(xtShape), idx, dyt], ("reduction", "add"))
-            : c.Op("ScatterND", [c.Zeros(xtShape), idx, dyt]);
+        var scattered = c.Op("ScatterND", [c.Zeros(xtShape), idx, dyt], ("reduction", "add"));
         var inverse = new long[r];
         for (int i = 0; i < r; i++) inverse[xPerm[i]] = i;
         dIn[0] = c.Transpose(scattered, inverse);

@@ -7,7 +7,7 @@ namespace OnnxPrune.Training.Gradients;
 /// Pooling. GlobalAveragePool: dX = dY/|S| broadcast. AveragePool: a depthwise ConvTranspose of dY/count with a ones kernel.
 /// MaxPool with non-overlapping windows (kernel = stride, no padding): dY is spread over the window's maxima
 /// (split evenly between ties) by a broadcast instead of gathering indices; other MaxPools use the Indices output with a
-/// ScatterElements(add) (exact, opset ≥ 16). GlobalMaxPool: dY at the maxima, split between ties.
+/// ScatterElements(add) (exact; training graphs are at opset ≥ 16). GlobalMaxPool: dY at the maxima, split between ties.
 /// </summary>
 public sealed class PoolingGradient : GradientRule
 {
@@ -113,7 +113,6 @@ public sealed class PoolingGradient : GradientRule
             var count = c.ReduceSum(mask, windowAxes, keepDims: true);
             return c.Reshape(c.Mul(mask, c.Div(c.Reshape(dy, window), count)), xShape);
         }
-        if (c.Opset < 16) throw c.Unsupported(node, "overlapping MaxPool needs opset ≥ 16 (ScatterElements with reduction)");
         if (node.Output(1) is not null) throw c.Unsupported(node, "MaxPool whose Indices output is used by the model");
         // Recompute with the Indices output (flattened over the whole tensor) and scatter-add dY into place.
         var withIndices = c.Builder.OpNode("MaxPool", [x], 2, node.Attributes.Names.Select(n => (n, AttributeValue(node, n))).ToArray());
