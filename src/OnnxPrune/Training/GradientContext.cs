@@ -141,6 +141,9 @@ public sealed class GradientContext
     /// <summary>Slices [starts, ends) on axes (step 1).</summary>
     public Value Slice(Value x, long[] starts, long[] ends, long[] axes) => Op("Slice", [x, Int64s(starts), Int64s(ends), Int64s(axes)]);
 
+    /// <summary>Reverses <paramref name="x"/> along <paramref name="axis"/> (of size <paramref name="length"/>): a step −1 Slice.</summary>
+    public Value Reverse(Value x, long axis, long length) => Op("Slice", [x, Int64s(-1), Int64s(-(length + 1)), Int64s(axis), Int64s(-1)]);
+
     /// <summary>
     /// Sums a gradient of shape <paramref name="gradShape"/> down to <paramref name="targetShape"/>, undoing numpy-style
     /// broadcasting (leading axes and axes where the target is 1).

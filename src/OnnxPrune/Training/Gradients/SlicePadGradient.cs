@@ -44,7 +44,7 @@ public sealed class SlicePadGradient : GradientRule
                 if (count == 0) { dIn[0] = c.Zeros(xShape); return; }
                 long stride = Math.Abs(step), first = step > 0 ? start : start - (count - 1) * stride;
                 if (step < 0) // the output runs backwards: reverse it so positions ascend from `first`
-                    g = c.Op("Slice", [g, c.Int64s(-1), c.Int64s(-(count + 1)), c.Int64s(ax), c.Int64s(-1)]);
+                    g = c.Reverse(g, ax, count);
                 if (stride > 1)
                 {
                     // Spread: [.., count, ..] → [.., count, 1, ..] → zero-pad to [.., count, stride, ..] → [.., count·stride, ..].
@@ -107,7 +107,6 @@ public sealed class SlicePadGradient : GradientRule
     private static Value FoldBorders(GradientContext c, Value g, long[] shape, int ax, long before, long after, long n, string mode)
     {
         Value Part(long start, long end) => c.Slice(g, [start], [end], [ax]);
-        Value Reverse(Value v, long length) => c.Op("Slice", [v, c.Int64s(-1), c.Int64s(-(length + 1)), c.Int64s(ax), c.Int64s(-1)]);
         Value Place(Value v, long at, long length) // zero-pad a piece of `length` along the axis to n, starting at `at`
         {
             var p = new long[2 * shape.Length];
@@ -121,7 +120,7 @@ public sealed class SlicePadGradient : GradientRule
             var border = Part(0, before);
             sum = c.Add(sum, mode switch
             {
-                "reflect" => Place(Reverse(border, before), 1, before),        // output i < before copied x[before − i]
+                "reflect" => Place(c.Reverse(border, ax, before), 1, before),        // output i < before copied x[before − i]
                 "edge" => Place(c.ReduceSum(border, [ax], keepDims: true), 0, 1), // every one copied x[0]
                 _ => Place(border, n - before, before),                          // wrap: copied x[n − before + i]
             });
@@ -131,7 +130,7 @@ public sealed class SlicePadGradient : GradientRule
             var border = Part(before + n, before + n + after);
             sum = c.Add(sum, mode switch
             {
-                "reflect" => Place(Reverse(border, after), n - 1 - after, after), // output n+before+k copied x[n − 2 − k]
+                "reflect" => Place(c.Reverse(border, ax, after), n - 1 - after, after), // output n+before+k copied x[n − 2 − k]
                 "edge" => Place(c.ReduceSum(border, [ax], keepDims: true), n - 1, 1),
                 _ => Place(border, 0, after),                                      // wrap: copied x[k]
             });
