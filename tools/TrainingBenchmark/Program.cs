@@ -80,9 +80,7 @@ foreach (var path in models)
             {
                 bind.Run();
                 var t0 = Stopwatch.GetTimestamp();
-                optimizer.BeginStep();
-                for (int i = 0; i < weights.Length; i++)
-                    optimizer.Update(i, weights[i].AsSpan<float>(), bind.Outputs[graph.Parameters[i].GradientName].AsSpan<float>(), 1e-6f);
+                SgdUpdate(optimizer, weights, bind, graph);
                 optimizerTicks += Stopwatch.GetTimestamp() - t0;
                 runs++;
             });
@@ -118,9 +116,7 @@ foreach (var path in models)
                 csharpCpu[round] = Measure(Math.Max(3, iterations / 2), () =>
                 {
                     cBind.Run();
-                    optimizer.BeginStep();
-                    for (int i = 0; i < weights.Length; i++)
-                        optimizer.Update(i, weights[i].AsSpan<float>(), cBind.Outputs[graph.Parameters[i].GradientName].AsSpan<float>(), 1e-6f);
+                    SgdUpdate(optimizer, weights, cBind, graph);
                 }).Cpu;
                 inGraphCpu[round] = Measure(Math.Max(3, iterations / 2), () =>
                 {
@@ -182,6 +178,14 @@ static OnnxModel WeightsAsInputs(OnnxModel forward, HashSet<string> names)
         foreach (var (n, i) in uses) g.SetInput(n, i, input);
     }
     return copy;
+}
+
+// The C# optimizer step on the bound weights, from the gradients the last run of the binding wrote.
+static void SgdUpdate(Optimizer optimizer, Tensor[] weights, RunBinding bind, TrainingGraph graph)
+{
+    optimizer.BeginStep();
+    for (int i = 0; i < weights.Length; i++)
+        optimizer.Update(i, weights[i].AsSpan<float>(), bind.Outputs[graph.Parameters[i].GradientName].AsSpan<float>(), 1e-6f);
 }
 
 // The training graph plus SGD with momentum as ONNX ops: v' = μ·v + g, w' = w − lr·v' per parameter; the gradient
