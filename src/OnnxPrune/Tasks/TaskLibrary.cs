@@ -177,6 +177,16 @@ public sealed class TaskLibrary
         return all;
     }
 
+    /// <summary>The entries recorded for this task (same data set, class set and label) on this base model, and at
+    /// this budget when one is given: what <c>library fill</c> checks to skip tasks a restarted shard already did.</summary>
+    public IReadOnlyList<TaskEntry> Find(TaskDescriptor task, string fingerprint, TaskBudget? budget = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(task);
+        ArgumentException.ThrowIfNullOrEmpty(fingerprint);
+        return List(new TaskListingOptions { BaseFingerprint = fingerprint }, cancellationToken).Entries
+            .Where(e => e.Task.SameTask(task) && (budget is null || e.Budget == budget)).ToList();
+    }
+
     /// <summary>Reads one entry by id or by a unique id prefix (at least 6 hex digits).</summary>
     /// <exception cref="TaskLibraryException">No entry, or several, match.</exception>
     /// <exception cref="CorruptTaskEntryException">The entry file is corrupt.</exception>

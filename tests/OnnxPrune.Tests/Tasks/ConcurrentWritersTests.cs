@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text.RegularExpressions;
 using OnnxPrune.Tasks;
 
 namespace OnnxPrune.Tests.Tasks;
@@ -39,6 +38,8 @@ public class ConcurrentWritersTests
 
         public string Name { get; }
 
+        public bool HasExited => _process.HasExited;
+
         public string[] Lines { get { lock (_lines) return _lines.ToArray(); } }
 
         public string[] Ids => Lines.Where(l => l.StartsWith("ENTRY ", StringComparison.Ordinal)).Select(l => l.Split(' ')[1]).ToArray();
@@ -51,22 +52,6 @@ public class ConcurrentWritersTests
         }
 
         public string StdErr => _stderr.IsCompleted ? _stderr.Result : "";
-
-        /// <summary>Waits until a line matching <paramref name="pattern"/> appears; returns it.</summary>
-        public string WaitForLine(string pattern, TimeSpan timeout)
-        {
-            var sw = Stopwatch.StartNew();
-            while (sw.Elapsed < timeout)
-            {
-                var hit = Lines.FirstOrDefault(l => Regex.IsMatch(l, pattern));
-                if (hit is not null) return hit;
-                if (_process.HasExited && Lines.All(l => !Regex.IsMatch(l, pattern))) Assert.Fail($"writer {Name} exited ({_process.ExitCode}) before '{pattern}': {StdErr}");
-                Thread.Sleep(20);
-            }
-            Kill();
-            Assert.Fail($"writer {Name}: no '{pattern}' within {timeout}");
-            return "";
-        }
 
         public void Kill()
         {
@@ -85,24 +70,47 @@ public class ConcurrentWritersTests
     public void FourWritersAtOnceAndTwoKilledOnesLeaveEveryEntryCompleteAndNoPartialOne()
     {
         var lib = Path.Combine(_dir, "library");
-        const int perWriter = 25;
+        const int perWriter = 40;
         var timeout = TimeSpan.FromMinutes(3);
 
         // One writer hangs after writing its first temporary (before the rename) and is killed there; another writes
         // large entries and is killed at whatever point it has reached; four run to completion, all at once.
         using var hung = new Writer(lib, "hung", "--count", "5", "--hang-before-commit");
         using var random = new Writer(lib, "killed", "--count", "1000", "--groups", "64", "--units", "512");
-        var writers = Enumerable.Range(0, 4).Select(i => new Writer(lib, $"w{i}", "--count", perWriter.ToString())).ToList();
+        var writers = Enumerable.Range(0, 4).Select(i => new Writer(lib, $"w{i}", "--count", perWriter.ToString(), "--groups", "32", "--units", "128")).ToList();
         try
         {
-            var tempLine = hung.WaitForLine("^TEMP ", timeout);
-            var temp = tempLine["TEMP ".Length..];
-            Assert.That(File.Exists(temp), Is.True, "the hung writer's temporary exists while it hangs");
-            hung.Kill();
-
-            random.WaitForLine("^ENTRY ", timeout);
-            Thread.Sleep(37);
-            random.Kill();
+            // While they run, a reader lists strictly over and over (it must never meet a partial or corrupt entry),
+            // and the two writers to kill are killed as soon as they reach their moment.
+            string? temp = null;
+            bool randomKilled = false;
+            int listings = 0, seenMost = 0;
+            var manifest = Path.Combine(lib, TaskLibrary.ManifestFileName);
+            var clock = Stopwatch.StartNew();
+            while ((writers.Any(w => !w.HasExited) || temp is null || !randomKilled) && clock.Elapsed < timeout)
+            {
+                if (temp is null && hung.Lines.FirstOrDefault(l => l.StartsWith("TEMP ", StringComparison.Ordinal)) is { } tempLine)
+                {
+                    temp = tempLine["TEMP ".Length..];
+                    Assert.That(File.Exists(temp), Is.True, "the hung writer's temporary exists while it hangs");
+                    hung.Kill();
+                }
+                if (!randomKilled && random.Ids.Length > 0)
+                {
+                    Thread.Sleep(37);
+                    random.Kill();
+                    randomKilled = true;
+                }
+                if (File.Exists(manifest))
+                {
+                    seenMost = Math.Max(seenMost, TaskLibrary.Open(lib).List(new TaskListingOptions { Strict = true }).Entries.Count);
+                    listings++;
+                }
+                Thread.Sleep(5);
+            }
+            Assert.That(temp, Is.Not.Null, $"the hung writer never reached its rename: {hung.StdErr}");
+            Assert.That(randomKilled, Is.True, $"the large-entry writer wrote nothing: {random.StdErr}");
+            TestContext.Progress.WriteLine($"{listings} strict listings while the writers ran (up to {seenMost} entries seen)");
 
             foreach (var w in writers)
                 Assert.That(w.WaitForExit(timeout), Is.Zero, $"writer {w.Name}: {w.StdErr}");
@@ -120,10 +128,16 @@ public class ConcurrentWritersTests
                 Assert.That(mine.Select(e => e.Task.Label), Is.EquivalentTo(Enumerable.Range(0, perWriter).Select(n => $"{w.Name}-{n}")));
                 foreach (var e in mine)
                 {
-                    Assert.That(e.Masks, Has.Count.EqualTo(16), "complete");
+                    Assert.That(e.Masks, Has.Count.EqualTo(32), "complete");
                     Assert.That(library.Load(e.Id), Is.EqualTo(e).Using<TaskEntry>((x, y) => x.Id == y.Id && x.Masks.Count == y.Masks.Count), "loadable by id");
                 }
             }
+            // The writers did overlap in time (else this test would prove little).
+            var spans = writers.Select(w => listing.Entries.Where(e => e.Properties["writer"] == w.Name).Select(e => e.CreatedUtc).ToList())
+                .Select(t => (Start: t.Min(), End: t.Max())).ToList();
+            int overlapping = spans.SelectMany((x, i) => spans.Skip(i + 1).Where(y => x.Start < y.End && y.Start < x.End)).Count();
+            TestContext.Progress.WriteLine($"writer spans: {string.Join(", ", spans.Select(x => $"{x.Start:HH:mm:ss.fff}–{x.End:HH:mm:ss.fff}"))}; {overlapping} overlapping pairs");
+            Assert.That(overlapping, Is.GreaterThanOrEqualTo(1), "at least two writers wrote at the same time");
             Assert.That(listing.Entries.Where(e => e.Properties["writer"] == "hung"), Is.Empty, "the writer killed before its rename left no entry");
             var killedIds = random.Ids;
             var killed = listing.Entries.Where(e => e.Properties["writer"] == "killed").ToList();

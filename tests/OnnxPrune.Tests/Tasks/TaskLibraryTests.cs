@@ -270,6 +270,21 @@ public class TaskLibraryTests
     }
 
     [Test]
+    public void FindMatchesTaskModelAndBudget()
+    {
+        var lib = TaskLibrary.OpenOrCreate(Lib());
+        var a = lib.Add(TaskEntries.Simple([0, 3, 7], minute: 1));
+        var b = lib.Add(TaskEntries.Simple([0, 3, 7], minute: 2) with { Budget = new TaskBudget { Kind = TaskBudgetKind.Ratio, Value = 0.8 } });
+        lib.Add(TaskEntries.Simple([0, 3, 7], TaskEntries.BaseB, minute: 3));
+        lib.Add(TaskEntries.Simple([0, 3, 8], minute: 4));
+        var task = new TaskDescriptor { DataSet = "fashion-mnist", Classes = [7, 3, 0] };
+        Assert.That(lib.Find(task, TaskEntries.BaseA).Select(e => e.Id), Is.EqualTo(new[] { a.Id, b.Id }));
+        Assert.That(lib.Find(task, TaskEntries.BaseA, new TaskBudget { Kind = TaskBudgetKind.Ratio, Value = 0.8 }).Select(e => e.Id), Is.EqualTo(new[] { b.Id }));
+        Assert.That(lib.Find(task with { DataSet = "mnist" }, TaskEntries.BaseA), Is.Empty);
+        Assert.That(lib.Find(task with { Label = "x" }, TaskEntries.BaseA), Is.Empty);
+    }
+
+    [Test]
     public void BudgetsRoundTripThroughThePlannerTypes()
     {
         PruningBudget[] budgets = [new UniformRatioBudget(0.3), new GlobalRatioBudget(0.7), new TargetBudget(CostMetric.Parameters, 1000),
