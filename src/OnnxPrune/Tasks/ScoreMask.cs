@@ -51,17 +51,20 @@ public static class ScoreMask
     /// <param name="weighting">How votes are weighted.</param>
     /// <param name="tieBreak">Optional data-free scores per group key (higher = keep), any scale; an array must have
     /// the group's size.</param>
+    /// <param name="baseFingerprint">The fingerprint of the model the scores are for; when given, every neighbour must
+    /// have been recorded on it (else all must share the first neighbour's).</param>
     /// <exception cref="ArgumentException">No neighbours; a tie-break of the wrong length or not finite.</exception>
-    /// <exception cref="TaskLibraryException">Neighbours disagree on a group's size or base model (names both entries).</exception>
+    /// <exception cref="BaseModelMismatchException">A neighbour was recorded on another base model (names both fingerprints).</exception>
+    /// <exception cref="TaskLibraryException">Neighbours disagree on a group's size (names both entries).</exception>
     public static ScoreMaskResult Combine(IReadOnlyList<TaskNeighbor> neighbors, VoteWeighting weighting = VoteWeighting.Similarity,
-        IReadOnlyDictionary<string, float[]>? tieBreak = null)
+        IReadOnlyDictionary<string, float[]>? tieBreak = null, string? baseFingerprint = null)
     {
         ArgumentNullException.ThrowIfNull(neighbors);
         if (neighbors.Count == 0) throw new ArgumentException("A score mask needs at least one neighbour.", nameof(neighbors));
-        var first = neighbors[0].Entry;
+        var expected = baseFingerprint ?? neighbors[0].Entry.BaseFingerprint;
         foreach (var n in neighbors)
-            if (!TaskLibrary.SameFingerprint(first.BaseFingerprint, n.Entry.BaseFingerprint))
-                throw new BaseModelMismatchException(first.BaseFingerprint, n.Entry.BaseFingerprint, $"entry {n.Entry.ShortId}");
+            if (!TaskLibrary.SameFingerprint(expected, n.Entry.BaseFingerprint))
+                throw new BaseModelMismatchException(expected, n.Entry.BaseFingerprint, $"entry {n.Entry.ShortId}");
 
         var weights = Weights(neighbors, weighting);
 

@@ -103,6 +103,9 @@ public class ScoreMaskTests
         var foreign = N("c", 1, new() { ["g"] = (4, [0]) }, TaskEntries.BaseB);
         var ex = Assert.Throws<BaseModelMismatchException>(() => ScoreMask.Combine([a, foreign]))!;
         Assert.That(ex.Message, Does.Contain(TaskEntries.BaseA).And.Contain(TaskEntries.BaseB));
+        var other = Assert.Throws<BaseModelMismatchException>(() => ScoreMask.Combine([a], baseFingerprint: TaskEntries.BaseB))!;
+        Assert.That((other.Expected, other.Found), Is.EqualTo((TaskEntries.BaseB, TaskEntries.BaseA)));
+        Assert.That(ScoreMask.Combine([a], baseFingerprint: TaskEntries.BaseA).Scores["g"], Is.EqualTo(new[] { 1f, 0, 0, 0 }));
     }
 
     [Test]
