@@ -16,8 +16,19 @@ namespace OnnxPrune.Analysis;
 public sealed record ItemReport(string Kind, string? Tensor, string? Node, int Axis, string Map, long Factor, string? Attribute, bool Scored, string Text)
 {
     /// <summary>Describes an item.</summary>
-    public static ItemReport Of(GroupItem i) => new(i.Kind.ToString(), i.Value?.Name, i.Node?.DisplayName, i.Axis, i.Map.ToString(), i.Factor,
-        i.AttributeName is null ? null : i.AttributeElement is int e ? $"{i.AttributeName}[{e}]" : i.AttributeName, i.IsScored, i.ToString());
+    public static ItemReport Of(GroupItem i)
+    {
+        ArgumentNullException.ThrowIfNull(i);
+        var (axis, map, factor, attribute, scored) = i switch
+        {
+            ConstantSliceItem s => (s.Axis, s.Map.ToString(), 1L, (string?)null, s.IsScored),
+            ValueDimItem d => (d.Axis, d.Map.ToString(), 1L, null, false),
+            ShapeElementItem e => (e.Index, IdentityMap.Instance.ToString(), e.Factor, null, false),
+            AttributeItem a => (0, IdentityMap.Instance.ToString(), a.Factor, a.Text, false),
+            _ => throw new ArgumentException($"Unknown group item type {i.GetType().Name}.", nameof(i)),
+        };
+        return new(i.Kind.ToString(), i.Tensor?.Name, i.Node?.DisplayName, axis, map, factor, attribute, scored, i.ToString());
+    }
 }
 
 /// <summary>One group as reported by <c>onnxprune analyze</c>.</summary>

@@ -89,7 +89,7 @@ public class ImportanceTests
     {
         var t = BuildTwoConvs(W1, B1, W2, cin: 2, c1: 3, c2: 2);
         var blocked = t.Conv2 with { BlockedReasons = ["unknown op"] };
-        var unscored = t.Conv1 with { Items = t.Conv1.Items.Select(i => i with { IsScored = false }).ToArray() };
+        var unscored = t.Conv1 with { Items = t.Conv1.Items.Select(i => i is ConstantSliceItem s ? s with { IsScored = false } : i).ToArray() };
         var s = await Score(new MagnitudeCriterion(2), t.Model, unscored, blocked);
         Assert.That(s.Count, Is.Zero);
         var r = await Score(new RandomCriterion(1), t.Model, blocked);
@@ -117,9 +117,9 @@ public class ImportanceTests
             Id = 0, Kind = GroupKind.Channels, Root = w.Consumers[0], Size = 4,
             Items =
             [
-                new GroupItem { Kind = GroupItemKind.ConstantSlice, Value = w, Axis = 0, IsScored = true },
-                new GroupItem { Kind = GroupItemKind.ConstantSlice, Value = gamma, Node = bnNode, Axis = 0, IsScored = true },
-                new GroupItem { Kind = GroupItemKind.ConstantSlice, Value = mean, Node = bnNode, Axis = 0 },
+                new ConstantSliceItem { Value = w, Axis = 0, IsScored = true },
+                new ConstantSliceItem { Value = gamma, Reader = bnNode, Axis = 0, IsScored = true },
+                new ConstantSliceItem { Value = mean, Reader = bnNode, Axis = 0 },
             ],
         };
         var g1 = SingleSliceGroup(1, w2, 0, 2);

@@ -13,7 +13,7 @@ public class PrunerTests
         // conv1 filters with L2 norms (incl. b1 and W2 columns) ordered u2 > u0 > u1; conv2 rows: row 1 larger.
         var t = BuildTwoConvs(w1: [1, -2, 0.5f, 0.5f, -3, 4], b1: [0.5f, -1, 0], w2: [1, 0, 2, -1, 1, 0], cin: 2, c1: 3, c2: 2);
         t.Conv1.Root.Name = "conv1";
-        var pruner = new Pruner(_ => [t.Conv1, t.Conv2], SliceOnlySurgery.Apply);
+        var pruner = new Pruner((_, _) => [t.Conv1, t.Conv2], SliceOnlySurgery.Apply);
         var events = new List<PruneProgress>();
         var report = await pruner.PruneAsync(t.Model, new PruneOptions { Criterion = new MagnitudeCriterion(2), Budget = new UniformRatioBudget(0.5) },
             new Recorder(events));
@@ -38,7 +38,7 @@ public class PrunerTests
     {
         var t = BuildTwoConvs([1, 2, 3, 4, 5, 6], [1, 2, 3], [1, 2, 3, 4, 5, 6], cin: 2, c1: 3, c2: 2);
         bool cut = false;
-        var pruner = new Pruner(_ => [t.Conv1], (_, _) => cut = true);
+        var pruner = new Pruner((_, _) => [t.Conv1], (_, _, _) => cut = true);
         using var cts = new CancellationTokenSource();
         cts.Cancel();
         Assert.CatchAsync<OperationCanceledException>(async () =>
@@ -53,7 +53,7 @@ public class PrunerTests
         {
             var t = BuildTwoConvs(w1: [1, -2, 0.5f, 0.5f, -3, 4], b1: [0.5f, -1, 0], w2: [1, 0, 2, -1, 1, 0], cin: 2, c1: 3, c2: 2);
             // Only conv1's channels: conv2's are the graph output's (the analyser blocks such groups).
-            var report = await new Pruner(_ => [t.Conv1], surgery).PruneAsync(t.Model, new PruneOptions
+            var report = await new Pruner((_, _) => [t.Conv1], surgery).PruneAsync(t.Model, new PruneOptions
             {
                 Criterion = new MagnitudeCriterion(2), Budget = new UniformRatioBudget(0.5), Verify = new VerificationOptions { Seed = 3 },
             });
@@ -62,7 +62,7 @@ public class PrunerTests
         var honest = await Run(SliceOnlySurgery.Apply);
         Assert.That(honest.Passed, Is.True);
         Assert.That(honest.MaxRelativeDifference, Is.LessThanOrEqualTo(1e-6));
-        var wrong = await Run((m, masks) =>
+        var wrong = await Run((m, masks, _) =>
         {
             SliceOnlySurgery.Apply(m, masks);
             var w1 = m.Graph.GetValue("w1").Constant!;

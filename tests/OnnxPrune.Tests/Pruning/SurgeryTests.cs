@@ -24,9 +24,9 @@ public class SurgeryTests
             Assert.That(declared, Is.EqualTo(item.Value!.Constant!.Shape), item.Value.Name);
             Assert.That(declared[item.Axis], Is.EqualTo(g.Size / 2 * item.Map.PositionsPerUnit));
         }
-        foreach (var item in g.Items.Where(i => i.Kind == GroupItemKind.ValueDim))
+        foreach (var item in g.Items.OfType<ValueDimItem>())
         {
-            var vi = proto.ValueInfo.Single(v => v.Name == item.Value!.Name);
+            var vi = proto.ValueInfo.Single(v => v.Name == item.Value.Name);
             Assert.That(vi.Type.TensorType.Shape.Dim[item.Axis].DimValue, Is.EqualTo(g.Size / 2));
         }
         Assert.That(g.Items.Count(i => i.Kind == GroupItemKind.ValueDim), Is.GreaterThan(0), "resnet20 declares its activations");
