@@ -148,6 +148,7 @@ public sealed class DependencyAnalyzer
         });
 
         var groups = new List<PruningGroup>();
+        var keys = new HashSet<string>(StringComparer.Ordinal);
         var shapeUses = new Dictionary<(Value, int), List<(int Group, Node Owner)>>();
         foreach (var (root, unitList, groupDims) in drafts)
         {
@@ -194,7 +195,9 @@ public sealed class DependencyAnalyzer
                 : sources > 1 && groupDims.Any(d => d.Join) ? GroupKind.ResidualStream
                 : root.SourceKind == GroupKind.Features && IsTokenMlp(root) ? GroupKind.MlpHidden
                 : root.SourceKind!.Value;
-            groups.Add(new PruningGroup { Id = id, Kind = kind, Root = rootNode, Size = unitList.Count, Items = items, BlockedReasons = reasons });
+            var key = KeyOf(rootNode, root, items, unitList);
+            if (!keys.Add(key) && !keys.Add(key += $"~{root.Value.Name}:{root.Axis}")) keys.Add(key += $"#{id}");
+            groups.Add(new PruningGroup { Id = id, Key = key, Kind = kind, Root = rootNode, Size = unitList.Count, Items = items, BlockedReasons = reasons });
         }
         // A shape constant element rewritten by different groups through different nodes cannot satisfy both.
         foreach (var ((constant, index), uses) in shapeUses)
@@ -208,6 +211,24 @@ public sealed class DependencyAnalyzer
             }
         }
         return groups;
+    }
+
+    /// <summary>
+    /// The group's stable key: <c>NAME:AXIS</c>, or <c>NAME:AXIS[START:END]</c> when the group owns only part of the
+    /// root axis (regions carved by Split/Slice/Pad): NAME is the root node's first scored weight input sliced by the
+    /// group and AXIS the axis it is sliced on (a root without a constant weight: its output value and axis); START and
+    /// END bound the root-axis positions the group's units own. Value names survive save/load, convert and the
+    /// stripping of node names; disjoint groups of one root own disjoint positions, so their START differs.
+    /// </summary>
+    private static string KeyOf(Node rootNode, DimNode root, List<GroupItem> items, List<Component> units)
+    {
+        var positions = units.SelectMany(c => c.Positions[root.Id]).ToList();
+        string region = positions.Count == root.Size ? "" : $"[{positions.Min()}:{positions.Max() + 1}]";
+        var slices = items.OfType<ConstantSliceItem>().Where(i => i.IsScored).ToList();
+        foreach (var input in rootNode.Inputs)
+            if (input is not null && slices.FirstOrDefault(i => i.Value == input) is { } weight)
+                return $"{weight.Value.Name}:{weight.Axis}{region}";
+        return $"{root.Value.Name}:{root.Axis}{region}";
     }
 
     private static Node? StrayUse(Value v, HashSet<Node> owners)

@@ -81,6 +81,9 @@ public sealed class Pruner
     /// <remarks>On failure or cancellation the model is left as it was: every stage before surgery only reads it, and
     /// surgery validates the whole plan before its first edit.</remarks>
     /// <exception cref="PruningConstraintException">The budget cannot be met.</exception>
+    /// <exception cref="NonFiniteWeightsException">A weight the criterion scores holds NaN or ±infinity (found when the
+    /// scores come out NaN or infinite).</exception>
+    /// <exception cref="Analysis.ModelMismatchException">The criterion's scores were made for another model.</exception>
     public async Task<PruneReport> PruneAsync(OnnxModel model, PruneOptions options, IProgress<PruneProgress>? progress = null,
         CancellationToken cancellationToken = default)
     {
@@ -104,7 +107,10 @@ public sealed class Pruner
         var scoreProgress = progress is null ? null : new SyncProgress<ImportanceProgress>(p =>
             progress.Report(new PruneProgress(PruneStage.Score, $"{p.Stage}: {p.Done}/{p.Total}", p.Total == 0 ? null : (double)p.Done / p.Total)));
         var context = new ImportanceContext { Model = model, Groups = groups, Data = options.Data, Progress = scoreProgress };
-        var scores = await options.Criterion.ScoreAsync(context, cancellationToken).ConfigureAwait(false);
+        GroupScores scores;
+        try { scores = await options.Criterion.ScoreAsync(context, cancellationToken).ConfigureAwait(false); }
+        catch (ArgumentException e) when (NonFiniteWeightsException.Find(model, groups, e) is { } bad) { throw bad; }
+        if (scores.ByGroup.Values.Any(s => s.Any(double.IsInfinity)) && NonFiniteWeightsException.Find(model, groups) is { } infinite) throw infinite;
         Lap("score");
 
         progress?.Report(new PruneProgress(PruneStage.Plan, $"planning for {options.Budget.Describe()}"));
@@ -143,7 +149,7 @@ public sealed class Pruner
             RoundTo = options.Planner.RoundTo,
             MinKeep = options.Planner.MinKeep,
             ProtectedNodes = options.Planner.ProtectedNodes.ToArray(),
-            Groups = plan.Decisions.Select(d => new PrunedGroupReport(d.Group.Id, d.Group.Kind, d.Group.Root.DisplayName, d.Kept, d.Group.Size, d.Status, d.Reason)).ToArray(),
+            Groups = plan.Decisions.Select(d => new PrunedGroupReport(d.Group.Id, d.Group.Kind, d.Group.Root.DisplayName, d.Kept, d.Group.Size, d.Status, d.Reason, d.Group.Key)).ToArray(),
             Before = before.Total,
             After = after.Total,
             Estimated = plan.Estimated,

@@ -27,7 +27,7 @@ internal static class TestModels
         var conv2 = vw2.Consumers[0];
         var g0 = new PruningGroup
         {
-            Id = 0, Kind = GroupKind.Channels, Root = conv1, Size = c1,
+            Id = 0, Key = "w1:0", Kind = GroupKind.Channels, Root = conv1, Size = c1,
             Items =
             [
                 new ConstantSliceItem { Value = vw1, Reader = conv1, Axis = 0, IsScored = true },
@@ -38,7 +38,7 @@ internal static class TestModels
         };
         var g1 = new PruningGroup
         {
-            Id = 1, Kind = GroupKind.Channels, Root = conv2, Size = c2,
+            Id = 1, Key = "w2:0", Kind = GroupKind.Channels, Root = conv2, Size = c2,
             Items = [new ConstantSliceItem { Value = vw2, Reader = conv2, Axis = 0, IsScored = true }],
         };
         return new TwoConvs(model, g0, g1, vw1, vb1, vw2);
