@@ -1,6 +1,7 @@
 using OnnxPrune.Analysis;
 using OnnxPrune.Pruning;
 using OnnxPrune.Pruning.Importance;
+using OnnxPrune.Tensors;
 using static OnnxPrune.Tests.Pruning.TestModels;
 
 namespace OnnxPrune.Tests.Pruning;
@@ -31,6 +32,42 @@ public class PrunerTests
         Assert.That(report.ParameterRatio, Is.EqualTo(8.0 / 15));
         Assert.That(report.TimingsMs.Keys, Is.SupersetOf(new[] { "analyze", "score", "plan", "surgery" }));
         Assert.That(events.Select(e => e.Stage).Distinct(), Is.EqualTo(new[] { PruneStage.Analyze, PruneStage.Score, PruneStage.Plan, PruneStage.Surgery, PruneStage.Count }));
+    }
+
+    [Test]
+    public async Task PruneAsyncReturnsBeforeAnyWorkAndRunsItOffTheCallersThread()
+    {
+        var t = BuildTwoConvs([1, 2, 3, 4, 5, 6], [1, 2, 3], [1, 2, 3, 4, 5, 6], cin: 2, c1: 3, c2: 2);
+        using var release = new ManualResetEventSlim();
+        int caller = Environment.CurrentManagedThreadId, analyzer = -1;
+        var pruner = new Pruner((_, _) =>
+        {
+            analyzer = Environment.CurrentManagedThreadId;
+            release.Wait(TimeSpan.FromSeconds(20)); // an analysis that runs on the caller's thread would block the call this long
+            return [t.Conv1];
+        }, SliceOnlySurgery.Apply);
+        var task = pruner.PruneAsync(t.Model, new PruneOptions { Criterion = new MagnitudeCriterion(1), Budget = new UniformRatioBudget(0.5) });
+        Assert.That(task.IsCompleted, Is.False, "PruneAsync returned only after its synchronous analysis");
+        release.Set();
+        var report = await task;
+        Assert.That(analyzer, Is.Not.EqualTo(caller));
+        Assert.That(report.Groups.Single().Kept, Is.EqualTo(2));
+    }
+
+    [Test]
+    public void NaNWeightsFailWithATypedErrorNamingTheTensorAndLeaveTheModelAsItWas()
+    {
+        foreach (var bad in new[] { float.NaN, float.PositiveInfinity })
+        {
+            var t = BuildTwoConvs([1, 2, 3, bad, 5, 6], [1, 2, 3], [1, 2, 3, 4, 5, 6], cin: 2, c1: 3, c2: 2);
+            var before = t.Model.ToBytes();
+            var ex = Assert.ThrowsAsync<NonFiniteWeightsException>(async () => await new Pruner((_, _) => [t.Conv1, t.Conv2], SliceOnlySurgery.Apply)
+                .PruneAsync(t.Model, new PruneOptions { Criterion = new MagnitudeCriterion(2), Budget = new UniformRatioBudget(0.5) }))!;
+            Assert.That(ex.Tensor, Is.EqualTo("w1"));
+            Assert.That(ex.Element, Is.EqualTo(3));
+            Assert.That(ex.Message, Does.Contain("'w1'").And.Contain(float.IsNaN(bad) ? "NaN" : "infinity"));
+            Assert.That(t.Model.ToBytes(), Is.EqualTo(before));
+        }
     }
 
     [Test]
