@@ -19,6 +19,7 @@ public class GroupKeyTests
         Assert.That(keys, Is.Not.Empty);
         Assert.That(keys, Has.All.Not.Empty);
         Assert.That(keys.Distinct().Count(), Is.EqualTo(keys.Length), "unique: " + string.Join(", ", keys.GroupBy(k => k).Where(g => g.Count() > 1).Select(g => g.Key)));
+        Assert.That(keys.Where(k => k.Contains('~')), Is.Empty, "the fallback suffix is never needed on these models");
         Assert.That(Keys(model), Is.EqualTo(keys), "a second analysis");
         var fingerprint = ModelFingerprint.Of(model);
         Assert.That(fingerprint.Hex, Has.Length.EqualTo(64));
