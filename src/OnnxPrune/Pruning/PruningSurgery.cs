@@ -136,6 +136,7 @@ public static class PruningSurgery
             var cuts = new List<(int, long[])>();
             foreach (var ((_, axis), removed) in byValue.OrderBy(p => p.Key.Axis))
             {
+                if (removed.Count == 0) continue;
                 if (axis < 0 || axis >= shape.Count)
                     throw new ArgumentException($"Axis {axis} is outside constant '{constant.Name}' of rank {shape.Count}.", nameof(masks));
                 if (removed.Min < 0 || removed.Max >= shape[axis])
@@ -144,7 +145,7 @@ public static class PruningSurgery
                 if (keep.Length == 0) throw new PruningConstraintException($"Pruning would remove every position of axis {axis} of '{constant.Name}'.");
                 cuts.Add((axis, keep));
             }
-            slices.Add((constant, cuts));
+            if (cuts.Count > 0) slices.Add((constant, cuts));
         }
 
         var shapeConstants = new List<(ConstantTensor, Tensor)>();
