@@ -44,7 +44,7 @@ public sealed record ItemReport(string Kind, string? Tensor, string? Node, int A
 public sealed record GroupReport(int Id, string Key, string Kind, string Root, string RootOp, long Size, long Parameters, IReadOnlyList<ItemReport> Items, IReadOnlyList<string> Blocked);
 
 /// <summary>What <c>onnxprune analyze</c> reports: every group and a summary.</summary>
-/// <param name="Fingerprint">The model's fingerprint (<see cref="ModelFingerprint"/>), as <c>sha256:HEX</c>.</param>
+/// <param name="Fingerprint">The model's fingerprint (<see cref="ModelFingerprint"/>), as 64 lowercase hex digits.</param>
 /// <param name="Groups">All groups.</param>
 /// <param name="GroupCount">Number of groups.</param>
 /// <param name="Prunable">Number of prunable groups.</param>

@@ -92,7 +92,7 @@ public sealed record ModelFingerprint
         return new ModelFingerprint(Convert.ToHexStringLower(hash.GetHashAndReset()));
     }
 
-    /// <summary>Reads a fingerprint written by <see cref="ToString"/> (64 hex digits, optionally prefixed <c>sha256:</c>).</summary>
+    /// <summary>Reads a fingerprint written by <see cref="ToString"/>: 64 hex digits, either case, optionally prefixed <c>sha256:</c>.</summary>
     /// <exception cref="FormatException">Not 64 hex digits.</exception>
     public static ModelFingerprint Parse(string text)
     {
@@ -113,8 +113,9 @@ public sealed record ModelFingerprint
         if (actual != this) throw new ModelMismatchException(source, this, actual);
     }
 
-    /// <summary><c>sha256:</c> and the hex digits.</summary>
-    public override string ToString() => "sha256:" + Hex;
+    /// <summary>The 64 lowercase hex digits (<see cref="Hex"/>): the form printed by <c>analyze --json</c>, written to
+    /// scores files and stored as a task entry's base fingerprint.</summary>
+    public override string ToString() => Hex;
 
     private static void Write(IncrementalHash hash, string text)
     {

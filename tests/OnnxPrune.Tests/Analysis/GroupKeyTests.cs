@@ -44,7 +44,7 @@ public class GroupKeyTests
         var model = OnnxModel.Load(TestPaths.SharedModel("resnet20_cifar10_sclbl.onnx"));
         var fingerprint = ModelFingerprint.Of(model);
         Assert.That(ModelFingerprint.Parse(fingerprint.ToString()), Is.EqualTo(fingerprint));
-        Assert.That(ModelFingerprint.Parse(fingerprint.Hex), Is.EqualTo(fingerprint));
+        Assert.That(ModelFingerprint.Parse("sha256:" + fingerprint.Hex.ToUpperInvariant()), Is.EqualTo(fingerprint));
         Assert.Throws<FormatException>(() => ModelFingerprint.Parse("sha256:abc"));
 
         var weight = model.Graph.Constants.First(c => c.ElementType == ElementType.Float && c.ElementCount > 1);

@@ -45,7 +45,7 @@ public sealed class ExternalScores : IImportanceCriterion
 
     /// <summary>
     /// Reads scores from a JSON file:
-    /// <c>{"format": "onnxprune.scores/2", "name": "votes", "fingerprint": "sha256:…", "groups": {"GROUP_KEY": [s0, s1, …], …}}</c>,
+    /// <c>{"format": "onnxprune.scores/2", "name": "votes", "fingerprint": "HEX…", "groups": {"GROUP_KEY": [s0, s1, …], …}}</c>,
     /// keyed by <see cref="PruningGroup.Key"/> (as <c>onnxprune analyze --json</c> prints them) and bound to the model
     /// whose fingerprint it carries ("format" and "name" are optional). The format a task library or another tool writes.
     /// </summary>
@@ -55,7 +55,7 @@ public sealed class ExternalScores : IImportanceCriterion
     public static ExternalScores Load(string path, ScoreNormalization normalization = ScoreNormalization.None)
     {
         ArgumentNullException.ThrowIfNull(path);
-        const string Expected = "expected {\"fingerprint\": \"sha256:…\", \"groups\": {\"GROUP_KEY\": [scores…]}}";
+        const string Expected = "expected {\"fingerprint\": \"HEX…\", \"groups\": {\"GROUP_KEY\": [scores…]}}";
         JsonDocument doc;
         try { doc = JsonDocument.Parse(File.ReadAllText(path)); }
         catch (JsonException e) { throw new ScoresFormatException(path, $"not JSON ({e.Message}); {Expected}.", e); }
