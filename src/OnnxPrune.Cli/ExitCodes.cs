@@ -15,6 +15,10 @@ internal static class ExitCodes
     /// <summary>The pruned model differs from the masked reference beyond tolerance (prune --verify).</summary>
     public const int VerificationFailed = 8;
     public const int TrainingDiverged = 9;
+    /// <summary>A scores file (prune --scores) is malformed or does not fit the model's groups.</summary>
+    public const int ScoresFormat = 10;
+    /// <summary>A weight holds NaN or ±infinity, so it cannot be scored.</summary>
+    public const int NonFiniteWeights = 11;
     public const int Cancelled = 130;
     public const int Internal = 70;
 
@@ -52,6 +56,9 @@ internal static class ExitCodes
         PruningConstraintException => (PruningConstraint, "pruning constraint"),
         OnnxPrune.Runtime.OnnxRuntimeException => (Runtime, "onnx runtime"),
         OnnxPrune.Training.TrainingDivergedException => (TrainingDiverged, "training diverged"),
+        OnnxPrune.Pruning.Importance.ScoresFormatException => (ScoresFormat, "invalid scores file"),
+        OnnxPrune.Pruning.NonFiniteWeightsException => (NonFiniteWeights, "non-finite weights"),
+        OnnxPrune.Analysis.ModelMismatchException => (Usage, "wrong model"),
         OnnxPruneException => (BadModel, "error"),
         FileNotFoundException or DirectoryNotFoundException or IOException or UnauthorizedAccessException => (Io, "i/o error"),
         InvalidDataException => (Io, "invalid data file"),

@@ -13,14 +13,14 @@ internal static class AnalyzeCommand
         var model = new Argument<FileInfo>("model") { Description = "The ONNX model file." };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of text." };
         var command = new Command("analyze", "List the model's pruning groups (coupled channels, features, heads), what each couples, and why blocked ones are blocked.") { model, json };
-        command.SetAction(parse =>
+        command.SetAction((parse, ct) =>
         {
             var path = parse.GetValue(model)!.FullName;
             var m = OnnxModel.Load(path);
-            var report = AnalysisReport.Of(m, DependencyAnalyzer.Analyze(m));
+            var report = AnalysisReport.Of(m, DependencyAnalyzer.Analyze(m, ct), ct);
             if (parse.GetValue(json)) Console.WriteLine(JsonSerializer.Serialize(report, Json.Options));
             else PrintText(path, report);
-            return ExitCodes.Ok;
+            return Task.FromResult(ExitCodes.Ok);
         });
         return command;
     }
@@ -28,9 +28,10 @@ internal static class AnalyzeCommand
     private static void PrintText(string path, AnalysisReport r)
     {
         Console.WriteLine($"Model: {path}");
+        Console.WriteLine($"Fingerprint: {r.Fingerprint}");
         foreach (var g in r.Groups)
         {
-            Console.WriteLine($"#{g.Id} {g.Kind} root {g.Root} ({g.RootOp}) ×{g.Size}, {g.Parameters:N0} params{(g.Blocked.Count > 0 ? " BLOCKED" : "")}");
+            Console.WriteLine($"#{g.Id} [{g.Key}] {g.Kind} root {g.Root} ({g.RootOp}) ×{g.Size}, {g.Parameters:N0} params{(g.Blocked.Count > 0 ? " BLOCKED" : "")}");
             foreach (var i in g.Items) Console.WriteLine($"    {i.Text}");
             foreach (var b in g.Blocked) Console.WriteLine($"    blocked: {b}");
         }

@@ -16,12 +16,24 @@ namespace OnnxPrune.Analysis;
 public sealed record ItemReport(string Kind, string? Tensor, string? Node, int Axis, string Map, long Factor, string? Attribute, bool Scored, string Text)
 {
     /// <summary>Describes an item.</summary>
-    public static ItemReport Of(GroupItem i) => new(i.Kind.ToString(), i.Value?.Name, i.Node?.DisplayName, i.Axis, i.Map.ToString(), i.Factor,
-        i.AttributeName is null ? null : i.AttributeElement is int e ? $"{i.AttributeName}[{e}]" : i.AttributeName, i.IsScored, i.ToString());
+    public static ItemReport Of(GroupItem i)
+    {
+        ArgumentNullException.ThrowIfNull(i);
+        var (axis, map, factor, attribute, scored) = i switch
+        {
+            ConstantSliceItem s => (s.Axis, s.Map.ToString(), 1L, (string?)null, s.IsScored),
+            ValueDimItem d => (d.Axis, d.Map.ToString(), 1L, null, false),
+            ShapeElementItem e => (e.Index, IdentityMap.Instance.ToString(), e.Factor, null, false),
+            AttributeItem a => (0, IdentityMap.Instance.ToString(), a.Factor, a.Text, false),
+            _ => throw new ArgumentException($"Unknown group item type {i.GetType().Name}.", nameof(i)),
+        };
+        return new(i.Kind.ToString(), i.Tensor?.Name, i.Node?.DisplayName, axis, map, factor, attribute, scored, i.ToString());
+    }
 }
 
 /// <summary>One group as reported by <c>onnxprune analyze</c>.</summary>
-/// <param name="Id">Group id.</param>
+/// <param name="Id">Group id (index within this analysis).</param>
+/// <param name="Key">The group's stable key (<see cref="PruningGroup.Key"/>): what scores files and masks refer to.</param>
 /// <param name="Kind">Unit kind.</param>
 /// <param name="Root">Root node name.</param>
 /// <param name="RootOp">Root node op type.</param>
@@ -29,9 +41,10 @@ public sealed record ItemReport(string Kind, string? Tensor, string? Node, int A
 /// <param name="Parameters">Parameters (floating-point constant elements) that belong to the group's units.</param>
 /// <param name="Items">The coupled edits.</param>
 /// <param name="Blocked">Why the group may not be pruned; empty when prunable.</param>
-public sealed record GroupReport(int Id, string Kind, string Root, string RootOp, long Size, long Parameters, IReadOnlyList<ItemReport> Items, IReadOnlyList<string> Blocked);
+public sealed record GroupReport(int Id, string Key, string Kind, string Root, string RootOp, long Size, long Parameters, IReadOnlyList<ItemReport> Items, IReadOnlyList<string> Blocked);
 
 /// <summary>What <c>onnxprune analyze</c> reports: every group and a summary.</summary>
+/// <param name="Fingerprint">The model's fingerprint (<see cref="ModelFingerprint"/>), as 64 lowercase hex digits.</param>
 /// <param name="Groups">All groups.</param>
 /// <param name="GroupCount">Number of groups.</param>
 /// <param name="Prunable">Number of prunable groups.</param>
@@ -39,18 +52,18 @@ public sealed record GroupReport(int Id, string Kind, string Root, string RootOp
 /// <param name="Parameters">Total parameters (floating-point constant elements).</param>
 /// <param name="PrunableParameters">Parameters that belong to some prunable unit.</param>
 /// <param name="PrunableShare">PrunableParameters / Parameters.</param>
-public sealed record AnalysisReport(IReadOnlyList<GroupReport> Groups, int GroupCount, int Prunable, int BlockedCount, long Parameters, long PrunableParameters, double PrunableShare)
+public sealed record AnalysisReport(string Fingerprint, IReadOnlyList<GroupReport> Groups, int GroupCount, int Prunable, int BlockedCount, long Parameters, long PrunableParameters, double PrunableShare)
 {
     /// <summary>Builds the report of an analysis of <paramref name="model"/>.</summary>
-    public static AnalysisReport Of(OnnxModel model, DependencyAnalysis analysis)
+    public static AnalysisReport Of(OnnxModel model, DependencyAnalysis analysis, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(analysis);
         long total = model.Graph.Constants.Where(c => ElementTypes.IsFloatingPoint(c.ElementType)).Sum(c => c.ElementCount);
-        var reports = analysis.Groups.Select(g => new GroupReport(g.Id, g.Kind.ToString(), g.Root.DisplayName, g.Root.OpType, g.Size,
+        var reports = analysis.Groups.Select(g => new GroupReport(g.Id, g.Key, g.Kind.ToString(), g.Root.DisplayName, g.Root.OpType, g.Size,
             CoveredParameters([g]), g.Items.Select(ItemReport.Of).ToArray(), g.BlockedReasons)).ToArray();
         long prunable = CoveredParameters(analysis.Prunable);
-        return new AnalysisReport(reports, reports.Length, analysis.Prunable.Count(), analysis.Blocked.Count(), total, prunable,
+        return new AnalysisReport(ModelFingerprint.Of(model, cancellationToken).ToString(), reports, reports.Length, analysis.Prunable.Count(), analysis.Blocked.Count(), total, prunable,
             total == 0 ? 0 : (double)prunable / total);
     }
 

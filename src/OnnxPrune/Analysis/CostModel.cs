@@ -82,7 +82,7 @@ public sealed class CostModel
     private readonly List<ConstantTensor> _constants;
     private readonly List<Node> _uncounted = new();
 
-    private CostModel(OnnxModel model, CostOptions options)
+    private CostModel(OnnxModel model, CostOptions options, CancellationToken cancellationToken)
     {
         var graph = model.Graph;
         _constants = graph.Constants.Where(c => ElementTypes.IsFloatingPoint(c.ElementType)).ToList();
@@ -96,6 +96,7 @@ public sealed class CostModel
         }
         foreach (var node in graph.Nodes)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             if (!node.IsStandard || !MacOps.Contains(node.OpType)) continue;
             if (MacsOf(node, shapes.Of) is long m) { _macs[node] = m; macs += m; }
             else _uncounted.Add(node);
@@ -104,10 +105,10 @@ public sealed class CostModel
     }
 
     /// <summary>Counts a model.</summary>
-    public static CostModel Of(OnnxModel model, CostOptions? options = null)
+    public static CostModel Of(OnnxModel model, CostOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
-        return new CostModel(model, options ?? new CostOptions());
+        return new CostModel(model, options ?? new CostOptions(), cancellationToken);
     }
 
     /// <summary>The model's totals (MACs over <see cref="NodeMacs"/> only).</summary>

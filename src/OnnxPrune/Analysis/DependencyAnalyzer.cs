@@ -35,10 +35,12 @@ public sealed class DependencyAnalyzer
     public DependencyAnalyzer(OpRuleRegistry? rules = null) => _rules = rules ?? OpRuleRegistry.Default;
 
     /// <summary>Analyses a model (not modified).</summary>
-    public static DependencyAnalysis Analyze(OnnxModel model) => new DependencyAnalyzer().Run(model);
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public static DependencyAnalysis Analyze(OnnxModel model, CancellationToken cancellationToken = default) => new DependencyAnalyzer().Run(model, cancellationToken);
 
     /// <summary>Analyses a model (not modified).</summary>
-    public DependencyAnalysis Run(OnnxModel model)
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public DependencyAnalysis Run(OnnxModel model, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         var graph = model.Graph;
@@ -51,6 +53,7 @@ public sealed class DependencyAnalyzer
         var opaqueValues = new Dictionary<Value, List<string>>();
         foreach (var node in order)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             if (node.ConstantOutput is not null) continue;
             var rule = _rules.Find(node);
             if (rule is null) continue;
@@ -62,6 +65,7 @@ public sealed class DependencyAnalyzer
                     if (v is not null) ctx.OpaqueValue(v, $"{node.OpType} node {node.DisplayName}: cannot analyse ({e.Message})");
             }
         }
+        cancellationToken.ThrowIfCancellationRequested();
         CheckAcknowledged(units, acks, ackAll, opaqueValues);
         var topo = new Dictionary<Node, int>();
         for (int i = 0; i < order.Count; i++) topo[order[i]] = i;
@@ -144,6 +148,7 @@ public sealed class DependencyAnalyzer
         });
 
         var groups = new List<PruningGroup>();
+        var keys = new HashSet<string>(StringComparer.Ordinal);
         var shapeUses = new Dictionary<(Value, int), List<(int Group, Node Owner)>>();
         foreach (var (root, unitList, groupDims) in drafts)
         {
@@ -163,34 +168,36 @@ public sealed class DependencyAnalyzer
                 long k = perUnit[0].Count;
                 var v = d.Value;
                 if (v.Constant is not null)
-                    items.Add(new GroupItem { Kind = GroupItemKind.ConstantSlice, Value = v, Node = v.Consumers.FirstOrDefault(), Axis = d.Axis, Map = map, IsScored = d.Scored });
+                    items.Add(new ConstantSliceItem { Value = v, Reader = v.Consumers.FirstOrDefault(), Axis = d.Axis, Map = map, IsScored = d.Scored });
                 else if (v.HasType && v.Shape is { } s && d.Axis < s.Count)
-                    items.Add(new GroupItem { Kind = GroupItemKind.ValueDim, Value = v, Node = v.Producer, Axis = d.Axis, Map = map });
+                    items.Add(new ValueDimItem { Value = v, Axis = d.Axis, Map = map });
                 var regions = d.Regions.Where(r => perUnit[0].All(p => p >= r.Start && p < r.End)).ToList();
                 foreach (var (constant, index, owner) in d.ShapeElements.Concat(regions.SelectMany(r => r.ShapeElements)))
                 {
                     if (!shapeUses.TryGetValue((constant, index), out var uses)) shapeUses[(constant, index)] = uses = new();
                     uses.Add((id, owner));
                     if (seenShape.Add((constant, index)))
-                        items.Add(new GroupItem { Kind = GroupItemKind.ShapeElement, Value = constant, Node = owner, Axis = index, Factor = k });
+                        items.Add(new ShapeElementItem { Constant = constant, Owner = owner, Index = index, Factor = k });
                     if (constant.IsGraphOutput) Add(reasons, $"shape constant '{constant.Name}' is a graph output");
                 }
                 foreach (var (node, name, element) in d.Attributes.Concat(regions.SelectMany(r => r.Attributes)))
                     if (seenAttr.Add((node, name, element)))
-                        items.Add(new GroupItem { Kind = GroupItemKind.Attribute, Node = node, AttributeName = name, AttributeElement = element >= 0 ? element : null, Factor = k });
+                        items.Add(new AttributeItem { Owner = node, Name = name, Element = element >= 0 ? element : null, Factor = k });
             }
             // Every use of a rewritten shape constant must end, through shape-only ops, at a node of this group that rewrites it.
             var owners = groupDims.SelectMany(d => d.ShapeElements.Concat(d.Regions.SelectMany(r => r.ShapeElements))).Select(e => e.Owner).ToHashSet();
-            foreach (var item in items.Where(i => i.Kind == GroupItemKind.ShapeElement))
-                if (StrayUse(item.Value!, owners) is { } stray)
-                    Add(reasons, $"shape constant '{item.Value!.Name}' is also read by {stray.OpType} node {stray.DisplayName}");
+            foreach (var item in items.OfType<ShapeElementItem>())
+                if (StrayUse(item.Constant, owners) is { } stray)
+                    Add(reasons, $"shape constant '{item.Constant.Name}' is also read by {stray.OpType} node {stray.DisplayName}");
             var rootNode = root.SourceNode!;
             long rootPerUnit = unitList[0].Positions[root.Id].Count;
             var kind = rootPerUnit > 1 && root.SourceKind == GroupKind.Features ? GroupKind.AttentionHeads
                 : sources > 1 && groupDims.Any(d => d.Join) ? GroupKind.ResidualStream
                 : root.SourceKind == GroupKind.Features && IsTokenMlp(root) ? GroupKind.MlpHidden
                 : root.SourceKind!.Value;
-            groups.Add(new PruningGroup { Id = id, Kind = kind, Root = rootNode, Size = unitList.Count, Items = items, BlockedReasons = reasons });
+            var key = KeyOf(rootNode, root, items, unitList);
+            if (!keys.Add(key) && !keys.Add(key += $"~{root.Value.Name}:{root.Axis}")) keys.Add(key += $"#{id}");
+            groups.Add(new PruningGroup { Id = id, Key = key, Kind = kind, Root = rootNode, Size = unitList.Count, Items = items, BlockedReasons = reasons });
         }
         // A shape constant element rewritten by different groups through different nodes cannot satisfy both.
         foreach (var ((constant, index), uses) in shapeUses)
@@ -204,6 +211,24 @@ public sealed class DependencyAnalyzer
             }
         }
         return groups;
+    }
+
+    /// <summary>
+    /// The group's stable key: <c>NAME:AXIS</c>, or <c>NAME:AXIS[START:END]</c> when the group owns only part of the
+    /// root axis (regions carved by Split/Slice/Pad): NAME is the root node's first scored weight input sliced by the
+    /// group and AXIS the axis it is sliced on (a root without a constant weight: its output value and axis); START and
+    /// END bound the root-axis positions the group's units own. Value names survive save/load, convert and the
+    /// stripping of node names; disjoint groups of one root own disjoint positions, so their START differs.
+    /// </summary>
+    private static string KeyOf(Node rootNode, DimNode root, List<GroupItem> items, List<Component> units)
+    {
+        var positions = units.SelectMany(c => c.Positions[root.Id]).ToList();
+        string region = positions.Count == root.Size ? "" : $"[{positions.Min()}:{positions.Max() + 1}]";
+        var slices = items.OfType<ConstantSliceItem>().Where(i => i.IsScored).ToList();
+        foreach (var input in rootNode.Inputs)
+            if (input is not null && slices.FirstOrDefault(i => i.Value == input) is { } weight)
+                return $"{weight.Value.Name}:{weight.Axis}{region}";
+        return $"{root.Value.Name}:{root.Axis}{region}";
     }
 
     private static Node? StrayUse(Value v, HashSet<Node> owners)

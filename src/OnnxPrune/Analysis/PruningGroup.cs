@@ -23,8 +23,19 @@ public enum GroupKind
 /// </summary>
 public sealed record PruningGroup
 {
-    /// <summary>Stable id within one analysis (0, 1, 2, … in graph order).</summary>
+    private readonly string? _key;
+
+    /// <summary>Index within one analysis (0, 1, 2, … in graph order). Not stable across models or edits: use
+    /// <see cref="Key"/> to refer to a group from outside (scores files, masks, task libraries).</summary>
     public required int Id { get; init; }
+
+    /// <summary>
+    /// The group's stable identity: non-empty, unique within the model, and the same across analyses of the same
+    /// model, save/load, <c>onnxprune convert</c> and the stripping of node names. Built from the root's weight
+    /// tensor name, the sliced axis and the region of the root axis the group owns (grammar in ANALYSIS.md,
+    /// "Group keys"). Groups built by hand without a key get <c>#Id</c>.
+    /// </summary>
+    public string Key { get => _key ?? $"#{Id}"; init => _key = string.IsNullOrEmpty(value) ? throw new ArgumentException("A group key must not be empty.", nameof(value)) : value; }
 
     /// <summary>What the units are.</summary>
     public required GroupKind Kind { get; init; }
@@ -48,9 +59,9 @@ public sealed record PruningGroup
     public bool IsBlocked => BlockedReasons.Count > 0;
 
     /// <summary>Constant slices of the group (what magnitude criteria score and surgery cuts).</summary>
-    public IEnumerable<GroupItem> ConstantSlices => Items.Where(i => i.Kind == GroupItemKind.ConstantSlice);
+    public IEnumerable<ConstantSliceItem> ConstantSlices => Items.OfType<ConstantSliceItem>();
 
     /// <inheritdoc/>
     public override string ToString() =>
-        $"#{Id} {Kind} {Root.DisplayName} ×{Size}{(IsBlocked ? " BLOCKED: " + string.Join("; ", BlockedReasons) : "")}";
+        $"#{Id} [{Key}] {Kind} {Root.DisplayName} ×{Size}{(IsBlocked ? " BLOCKED: " + string.Join("; ", BlockedReasons) : "")}";
 }

@@ -137,6 +137,28 @@ public sealed class ConstantTensor
         _proto = null;
     }
 
+    /// <summary>Feeds the data's canonical bytes (little-endian elements, as <see cref="Tensor.RawData"/>; string tensors:
+    /// each string's length and UTF-8 bytes) into <paramref name="hash"/>, without keeping a decoded copy.</summary>
+    internal void AppendDataTo(System.Security.Cryptography.IncrementalHash hash)
+    {
+        if (_data is not null) { hash.AppendData(_data.RawData); return; }
+        var proto = Kind == ConstantKind.Initializer ? _proto : _node!.Attributes.Find("value")?.T;
+        bool external = proto is { HasDataLocation: true, DataLocation: TensorProto.Types.DataLocation.External };
+        if (proto is { HasRawData: true } && !external) { hash.AppendData(proto.RawData.Span); return; }
+        if (proto is not null && (ElementType)proto.DataType == ElementType.String)
+        {
+            Span<byte> length = stackalloc byte[4];
+            foreach (var s in proto.StringData)
+            {
+                System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(length, s.Length);
+                hash.AppendData(length);
+                hash.AppendData(s.Span);
+            }
+            return;
+        }
+        hash.AppendData(Decode().RawData);
+    }
+
     /// <summary>Writes in-place edits of a Constant node's decoded data back into its attribute.</summary>
     internal void FlushConstantNode()
     {

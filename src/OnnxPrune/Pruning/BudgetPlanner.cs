@@ -174,7 +174,7 @@ public static class BudgetPlanner
         foreach (var item in group.Items)
         {
             if (item.Node is { } n) yield return n.Name;
-            if (item.Kind is GroupItemKind.ConstantSlice or GroupItemKind.ShapeElement && item.Value is { } v)
+            if (item is ConstantSliceItem or ShapeElementItem && item.Tensor is { } v)
             {
                 yield return v.Name;
                 foreach (var c in v.Consumers) yield return c.Name;

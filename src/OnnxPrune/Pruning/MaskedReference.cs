@@ -32,7 +32,7 @@ public static class MaskedReference
             var removed = Enumerable.Range(0, checked((int)mask.Group.Size)).Select(i => (long)i).Where(u => !kept.Contains(u)).ToArray();
             foreach (var item in mask.Group.ConstantSlices)
             {
-                var value = copy.Graph.GetValue(item.Value!.Name);
+                var value = copy.Graph.GetValue(item.Value.Name);
                 var constant = value.Constant ?? throw new InvalidOperationException($"'{value.Name}' is not a constant in the copy.");
                 if (!Tensors.ElementTypes.IsFloatingPoint(constant.ElementType)) continue;
                 bool one = FeedsDivisor(value);

@@ -10,7 +10,8 @@ namespace OnnxPrune.Pruning;
 /// <param name="Total">Units before pruning.</param>
 /// <param name="Status">Pruned, unchanged, protected, unscored or blocked.</param>
 /// <param name="Reason">Why it was blocked, protected or unscored; null otherwise.</param>
-public sealed record PrunedGroupReport(int Id, GroupKind Kind, string Root, long Kept, long Total, GroupStatus Status, string? Reason);
+/// <param name="Key">The group's stable key (<see cref="PruningGroup.Key"/>); null in reports built by hand.</param>
+public sealed record PrunedGroupReport(int Id, GroupKind Kind, string Root, long Kept, long Total, GroupStatus Status, string? Reason, string? Key = null);
 
 /// <summary>Result of an equivalence check of the pruned model against the masked original.</summary>
 /// <param name="MaxRelativeDifference">max|pruned − reference| / max(max|reference|, floor) per output, largest over all outputs and inputs tried.</param>

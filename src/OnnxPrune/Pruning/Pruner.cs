@@ -52,10 +52,10 @@ public sealed record PruneOptions
 }
 
 /// <summary>Produces a model's pruning groups (the dependency analyser).</summary>
-public delegate IReadOnlyList<PruningGroup> GroupAnalyzer(OnnxModel model);
+public delegate IReadOnlyList<PruningGroup> GroupAnalyzer(OnnxModel model, CancellationToken cancellationToken);
 
-/// <summary>Applies keep-masks to a model in place (the one-pass surgery).</summary>
-public delegate void MaskSurgery(OnnxModel model, IReadOnlyList<KeepMask> masks);
+/// <summary>Applies keep-masks to a model in place (the one-pass surgery). On failure it must leave the model as it was.</summary>
+public delegate void MaskSurgery(OnnxModel model, IReadOnlyList<KeepMask> masks, CancellationToken cancellationToken);
 
 /// <summary>
 /// The pruning pipeline on one model, in place: analyse → score → plan → surgery → count. Criteria, planner and
@@ -67,7 +67,7 @@ public sealed class Pruner
     private readonly MaskSurgery _surgery;
 
     /// <summary>The pipeline over <see cref="DependencyAnalyzer"/> and <see cref="PruningSurgery"/>.</summary>
-    public static Pruner Default { get; } = new(model => DependencyAnalyzer.Analyze(model).Groups, (model, masks) => PruningSurgery.Apply(model, masks));
+    public static Pruner Default { get; } = new((model, ct) => DependencyAnalyzer.Analyze(model, ct).Groups, (model, masks, ct) => PruningSurgery.Apply(model, masks, ct));
 
     /// <summary>Creates a pipeline over an analyser and a surgery.</summary>
     public Pruner(GroupAnalyzer analyze, MaskSurgery surgery)
@@ -76,21 +76,30 @@ public sealed class Pruner
         _surgery = surgery ?? throw new ArgumentNullException(nameof(surgery));
     }
 
-    /// <summary>Prunes <paramref name="model"/> in place and reports what was done.</summary>
+    /// <summary>Prunes <paramref name="model"/> in place and reports what was done. Returns to the caller at once: all
+    /// work, analysis included, runs on the thread pool after the first await.</summary>
+    /// <remarks>On failure or cancellation the model is left as it was: every stage before surgery only reads it, and
+    /// surgery validates the whole plan before its first edit.</remarks>
     /// <exception cref="PruningConstraintException">The budget cannot be met.</exception>
+    /// <exception cref="NonFiniteWeightsException">A weight the criterion scores holds NaN or ±infinity (found when the
+    /// scores come out NaN or infinite).</exception>
+    /// <exception cref="Analysis.ModelMismatchException">The criterion's scores were made for another model.</exception>
     public async Task<PruneReport> PruneAsync(OnnxModel model, PruneOptions options, IProgress<PruneProgress>? progress = null,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
+        // Nothing synchronous before the first await: the caller gets its task back at once and the work runs on the pool.
+        await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+        cancellationToken.ThrowIfCancellationRequested();
         var timings = new Dictionary<string, double>(StringComparer.Ordinal);
         var clock = Stopwatch.StartNew();
         double Lap(string stage) { var ms = clock.Elapsed.TotalMilliseconds; clock.Restart(); timings[stage] = ms; return ms; }
 
         progress?.Report(new PruneProgress(PruneStage.Analyze, "analysing dependencies"));
-        var groups = _analyze(model);
+        var groups = _analyze(model, cancellationToken);
         Lap("analyze");
-        var before = CostModel.Of(model, options.Cost);
+        var before = CostModel.Of(model, options.Cost, cancellationToken);
         Lap("countBefore");
         cancellationToken.ThrowIfCancellationRequested();
 
@@ -98,7 +107,10 @@ public sealed class Pruner
         var scoreProgress = progress is null ? null : new SyncProgress<ImportanceProgress>(p =>
             progress.Report(new PruneProgress(PruneStage.Score, $"{p.Stage}: {p.Done}/{p.Total}", p.Total == 0 ? null : (double)p.Done / p.Total)));
         var context = new ImportanceContext { Model = model, Groups = groups, Data = options.Data, Progress = scoreProgress };
-        var scores = await options.Criterion.ScoreAsync(context, cancellationToken).ConfigureAwait(false);
+        GroupScores scores;
+        try { scores = await options.Criterion.ScoreAsync(context, cancellationToken).ConfigureAwait(false); }
+        catch (ArgumentException e) when (NonFiniteWeightsException.Find(model, groups, e) is { } bad) { throw bad; }
+        if (scores.ByGroup.Values.Any(s => s.Any(double.IsInfinity)) && NonFiniteWeightsException.Find(model, groups) is { } infinite) throw infinite;
         Lap("score");
 
         progress?.Report(new PruneProgress(PruneStage.Plan, $"planning for {options.Budget.Describe()}"));
@@ -114,11 +126,12 @@ public sealed class Pruner
         }
 
         progress?.Report(new PruneProgress(PruneStage.Surgery, $"removing {plan.RemovedUnits} units"));
-        _surgery(model, plan.Masks);
+        cancellationToken.ThrowIfCancellationRequested();
+        _surgery(model, plan.Masks, cancellationToken);
         Lap("surgery");
 
         progress?.Report(new PruneProgress(PruneStage.Count, "counting the pruned model"));
-        var after = CostModel.Of(model, options.Cost);
+        var after = CostModel.Of(model, options.Cost); // the model is pruned: finish the report even if cancelled now
         Lap("countAfter");
 
         VerificationResult? verification = null;
@@ -136,7 +149,7 @@ public sealed class Pruner
             RoundTo = options.Planner.RoundTo,
             MinKeep = options.Planner.MinKeep,
             ProtectedNodes = options.Planner.ProtectedNodes.ToArray(),
-            Groups = plan.Decisions.Select(d => new PrunedGroupReport(d.Group.Id, d.Group.Kind, d.Group.Root.DisplayName, d.Kept, d.Group.Size, d.Status, d.Reason)).ToArray(),
+            Groups = plan.Decisions.Select(d => new PrunedGroupReport(d.Group.Id, d.Group.Kind, d.Group.Root.DisplayName, d.Kept, d.Group.Size, d.Status, d.Reason, d.Group.Key)).ToArray(),
             Before = before.Total,
             After = after.Total,
             Estimated = plan.Estimated,

@@ -26,19 +26,63 @@ public sealed record PruningResult(long ParametersBefore, long ParametersAfter, 
 /// attributes are rewritten, declared activation shapes (value_info, and for IR-3 models the initializer inputs)
 /// follow, then dead nodes go.
 /// </summary>
+/// <remarks>
+/// Atomic: <see cref="Apply"/> first collects the whole plan and validates it — every mask, every sliced axis, every
+/// shape element and attribute, computing their new values — and only then edits the model. Every check that can
+/// throw runs before the first edit, so a failed call leaves the model exactly as it was.
+/// </remarks>
 public static class PruningSurgery
 {
     /// <summary>Edits <paramref name="model"/> in place. The masks' groups must come from an analysis of this very model
     /// instance (items reference its values) and the model must not have been edited since.</summary>
+    /// <param name="model">The model to edit.</param>
+    /// <param name="masks">One keep-mask per group to prune (groups not listed keep everything).</param>
+    /// <param name="cancellationToken">Observed while the plan is validated, before any edit; once editing starts the
+    /// call runs to the end so that the model is never left half-pruned.</param>
     /// <exception cref="PruningConstraintException">A blocked group, a group given twice, or a rewrite that would leave a
-    /// size ≤ 0.</exception>
-    /// <exception cref="ArgumentException">A group from another model.</exception>
-    public static PruningResult Apply(OnnxModel model, IReadOnlyList<KeepMask> masks)
+    /// size ≤ 0. The model is unchanged.</exception>
+    /// <exception cref="ArgumentException">A group from another model, or an item that does not fit the model (an axis
+    /// or element outside its tensor, a missing attribute). The model is unchanged.</exception>
+    public static PruningResult Apply(OnnxModel model, IReadOnlyList<KeepMask> masks, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(masks);
         var graph = model.Graph;
+        var plan = Validate(graph, masks, cancellationToken);
+        cancellationToken.ThrowIfCancellationRequested();
         long before = Parameters(graph);
+
+        // From here on nothing throws for a valid plan: edit.
+        foreach (var (constant, cuts) in plan.Slices)
+        {
+            var data = constant.Data;
+            foreach (var (axis, keep) in cuts) data = TensorSlicing.Keep(data, axis, keep);
+            constant.Data = data;
+        }
+        foreach (var (constant, data) in plan.ShapeConstants) constant.Data = data;
+        foreach (var (node, name, value) in plan.Attributes)
+        {
+            if (value is long[] list) node.Attributes.Set(name, list);
+            else node.Attributes.Set(name, (long)value);
+        }
+        foreach (var (value, shape) in plan.ValueShapes) value.Shape = shape;
+
+        int removedNodes = graph.EliminateDeadCode();
+        return new PruningResult(before, Parameters(graph), plan.UnitsRemoved, plan.Slices.Count, plan.ShapeElementCount,
+            plan.AttributeCount, plan.ValueShapes.Count, removedNodes);
+    }
+
+    /// <summary>The validated edits: nothing left to check, only to apply.</summary>
+    private sealed record EditPlan(
+        List<(ConstantTensor Constant, List<(int Axis, long[] Keep)> Cuts)> Slices,
+        List<(ConstantTensor Constant, Tensor Data)> ShapeConstants,
+        List<(Node Node, string Name, object Value)> Attributes,
+        List<(Value Value, Dim[] Shape)> ValueShapes,
+        long UnitsRemoved, int ShapeElementCount, int AttributeCount);
+
+    // Collects the removed positions of every item and checks everything, editing nothing.
+    private static EditPlan Validate(Graph.Graph graph, IReadOnlyList<KeepMask> masks, CancellationToken cancellationToken)
+    {
         var seen = new HashSet<PruningGroup>(ReferenceEqualityComparer.Instance);
         var removedAt = new Dictionary<(Value Value, int Axis), SortedSet<long>>();
         var valueDims = new HashSet<(Value, int)>();
@@ -47,6 +91,8 @@ public static class PruningSurgery
         long unitsRemoved = 0;
         foreach (var mask in masks)
         {
+            cancellationToken.ThrowIfCancellationRequested();
+            ArgumentNullException.ThrowIfNull(mask, nameof(masks));
             var g = mask.Group;
             if (!seen.Add(g)) throw new PruningConstraintException($"Group #{g.Id} ({g.Root.DisplayName}) has two keep-masks.");
             if (g.Root.Graph != graph) throw new ArgumentException($"Group #{g.Id} ({g.Root.DisplayName}) belongs to another model.", nameof(masks));
@@ -58,87 +104,118 @@ public static class PruningSurgery
             unitsRemoved += removed.Length;
             foreach (var item in g.Items)
             {
-                switch (item.Kind)
+                switch (item)
                 {
-                    case GroupItemKind.ConstantSlice:
-                    case GroupItemKind.ValueDim:
-                        var key = (item.Value!, item.Axis);
-                        if (!removedAt.TryGetValue(key, out var set)) removedAt[key] = set = new SortedSet<long>();
-                        foreach (var u in removed) foreach (var p in item.Map.Positions(u)) set.Add(p);
-                        if (item.Kind == GroupItemKind.ValueDim) valueDims.Add(key);
+                    case ConstantSliceItem s:
+                        Remove(removedAt, (s.Value, s.Axis), s.Map, removed);
                         break;
-                    case GroupItemKind.ShapeElement:
-                        shapeDelta[(item.Value!, item.Axis)] = shapeDelta.GetValueOrDefault((item.Value!, item.Axis)) + removed.Length * item.Factor;
+                    case ValueDimItem d:
+                        Remove(removedAt, (d.Value, d.Axis), d.Map, removed);
+                        valueDims.Add((d.Value, d.Axis));
                         break;
-                    case GroupItemKind.Attribute:
-                        int element = item.AttributeElement ?? -1;
-                        var ak = (item.Node!, item.AttributeName!, element);
-                        attrDelta[ak] = attrDelta.GetValueOrDefault(ak) + removed.Length * item.Factor;
+                    case ShapeElementItem e:
+                        shapeDelta[(e.Constant, e.Index)] = shapeDelta.GetValueOrDefault((e.Constant, e.Index)) + removed.Length * e.Factor;
                         break;
+                    case AttributeItem a:
+                        var ak = (a.Owner, a.Name, a.Element ?? -1);
+                        attrDelta[ak] = attrDelta.GetValueOrDefault(ak) + removed.Length * a.Factor;
+                        break;
+                    default:
+                        throw new ArgumentException($"Group #{g.Id}: unknown item type {item.GetType().Name}.", nameof(masks));
                 }
             }
         }
 
-        // Constants: every affected axis of a constant at once.
-        int sliced = 0;
+        // Constants: every affected axis of a constant, checked against its header (no decoding).
+        var slices = new List<(ConstantTensor, List<(int, long[])>)>();
         foreach (var byValue in removedAt.Where(p => !valueDims.Contains(p.Key)).GroupBy(p => p.Key.Value))
         {
-            var constant = byValue.Key.Constant ?? throw new InvalidOperationException($"'{byValue.Key.Name}' is not a constant.");
-            var data = constant.Data;
+            cancellationToken.ThrowIfCancellationRequested();
+            var constant = byValue.Key.Constant ?? throw new ArgumentException($"'{byValue.Key.Name}' is not a constant.", nameof(masks));
+            var shape = constant.Shape;
+            var cuts = new List<(int, long[])>();
             foreach (var ((_, axis), removed) in byValue.OrderBy(p => p.Key.Axis))
             {
-                var keep = Enumerable.Range(0, checked((int)data.Shape[axis])).Select(i => (long)i).Where(p => !removed.Contains(p)).ToArray();
+                if (removed.Count == 0) continue;
+                if (axis < 0 || axis >= shape.Count)
+                    throw new ArgumentException($"Axis {axis} is outside constant '{constant.Name}' of rank {shape.Count}.", nameof(masks));
+                if (removed.Min < 0 || removed.Max >= shape[axis])
+                    throw new ArgumentException($"Position {(removed.Min < 0 ? removed.Min : removed.Max)} is outside axis {axis} of constant '{constant.Name}' (length {shape[axis]}).", nameof(masks));
+                var keep = Enumerable.Range(0, checked((int)shape[axis])).Select(i => (long)i).Where(p => !removed.Contains(p)).ToArray();
                 if (keep.Length == 0) throw new PruningConstraintException($"Pruning would remove every position of axis {axis} of '{constant.Name}'.");
-                data = TensorSlicing.Keep(data, axis, keep);
+                cuts.Add((axis, keep));
             }
-            constant.Data = data;
-            sliced++;
+            if (cuts.Count > 0) slices.Add((constant, cuts));
         }
 
+        var shapeConstants = new List<(ConstantTensor, Tensor)>();
         foreach (var byValue in shapeDelta.GroupBy(p => p.Key.Item1))
         {
-            var constant = byValue.Key.Constant!;
+            var constant = byValue.Key.Constant ?? throw new ArgumentException($"Shape value '{byValue.Key.Name}' is not a constant.", nameof(masks));
+            if (constant.ElementType is not (ElementType.Int64 or ElementType.Int32))
+                throw new ArgumentException($"Shape constant '{constant.Name}' is {constant.ElementType}, not an integer tensor.", nameof(masks));
             var values = constant.Data.ToInt64Array();
             foreach (var ((_, index), delta) in byValue)
             {
+                if (index < 0 || index >= values.Length)
+                    throw new ArgumentException($"Element {index} is outside shape constant '{constant.Name}' of {values.Length} elements.", nameof(masks));
                 values[index] -= delta;
                 if (values[index] <= 0)
                     throw new PruningConstraintException($"Shape constant '{constant.Name}'[{index}] would become {values[index]}.");
             }
-            var shape = constant.Data.Shape.ToArray();
-            constant.Data = constant.ElementType == ElementType.Int32
-                ? Tensor.FromArray<int>(values.Select(v => checked((int)v)).ToArray(), shape)
-                : Tensor.FromArray<long>(values, shape);
+            var dims = constant.Shape.ToArray();
+            Tensor data;
+            if (constant.ElementType == ElementType.Int32)
+            {
+                var narrow = new int[values.Length];
+                for (int i = 0; i < values.Length; i++)
+                    narrow[i] = values[i] <= int.MaxValue ? (int)values[i]
+                        : throw new PruningConstraintException($"Shape constant '{constant.Name}'[{i}] would become {values[i]}, beyond int32.");
+                data = Tensor.FromArray<int>(narrow, dims);
+            }
+            else data = Tensor.FromArray<long>(values, dims);
+            shapeConstants.Add((constant, data));
         }
 
-        foreach (var ((node, name, element), delta) in attrDelta)
+        var attributes = new List<(Node, string, object)>();
+        foreach (var byAttribute in attrDelta.GroupBy(p => (p.Key.Item1, p.Key.Item2)))
         {
-            if (element < 0)
+            var (node, name) = byAttribute.Key;
+            long[]? list = null;
+            foreach (var ((_, _, element), delta) in byAttribute)
             {
-                long v = node.Attributes.GetInt(name, 1) - delta;
-                if (v <= 0) throw new PruningConstraintException($"Attribute {name} of node {node.DisplayName} would become {v}.");
-                node.Attributes.Set(name, v);
-            }
-            else
-            {
-                var list = node.Attributes.GetInts(name) ?? throw new InvalidOperationException($"Node {node.DisplayName} has no attribute {name}.");
+                if (element < 0)
+                {
+                    long v = node.Attributes.GetInt(name, 1) - delta;
+                    if (v <= 0) throw new PruningConstraintException($"Attribute {name} of node {node.DisplayName} would become {v}.");
+                    attributes.Add((node, name, v));
+                    continue;
+                }
+                list ??= node.Attributes.GetInts(name) ?? throw new ArgumentException($"Node {node.DisplayName} has no integer-list attribute {name}.", nameof(masks));
+                if (element >= list.Length)
+                    throw new ArgumentException($"Element {element} is outside attribute {name} of node {node.DisplayName} ({list.Length} elements).", nameof(masks));
                 list[element] -= delta;
                 if (list[element] <= 0) throw new PruningConstraintException($"Attribute {name}[{element}] of node {node.DisplayName} would become {list[element]}.");
-                node.Attributes.Set(name, list);
             }
+            if (list is not null) attributes.Add((node, name, list));
         }
 
+        var valueShapes = new List<(Value, Dim[])>();
         foreach (var key in valueDims)
         {
             var (value, axis) = key;
             if (value.Shape is not { } shape || axis >= shape.Count || shape[axis].Value is not long size) continue;
             var dims = shape.ToArray();
             dims[axis] = new Dim(size - removedAt[key].Count);
-            value.Shape = dims;
+            valueShapes.Add((value, dims));
         }
+        return new EditPlan(slices, shapeConstants, attributes, valueShapes, unitsRemoved, shapeDelta.Count, attrDelta.Count);
+    }
 
-        int removedNodes = graph.EliminateDeadCode();
-        return new PruningResult(before, Parameters(graph), unitsRemoved, sliced, shapeDelta.Count, attrDelta.Count, valueDims.Count, removedNodes);
+    private static void Remove(Dictionary<(Value, int), SortedSet<long>> removedAt, (Value, int) key, IndexMap map, long[] removed)
+    {
+        if (!removedAt.TryGetValue(key, out var set)) removedAt[key] = set = new SortedSet<long>();
+        foreach (var u in removed) foreach (var p in map.Positions(u)) set.Add(p);
     }
 
     /// <summary>Floating-point constant elements of a graph.</summary>

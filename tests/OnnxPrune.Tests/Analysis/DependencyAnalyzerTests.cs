@@ -9,7 +9,7 @@ namespace OnnxPrune.Tests.Analysis;
 /// <summary>Analysis facts checked by construction on real and built graphs.</summary>
 public class DependencyAnalyzerTests
 {
-    private static GroupItem? SliceOf(PruningGroup g, Value v, int axis) =>
+    private static ConstantSliceItem? SliceOf(PruningGroup g, Value v, int axis) =>
         g.ConstantSlices.FirstOrDefault(i => i.Value == v && i.Axis == axis);
 
     private static PruningGroup GroupWithSlice(DependencyAnalysis a, Value v, int axis) =>
@@ -82,8 +82,8 @@ public class DependencyAnalyzerTests
         Assert.That(g.Root, Is.EqualTo(stem.Producer!.Input(0)!.Producer), "the stem conv creates the units");
         Assert.That(SliceOf(g, stem.Producer!.Input(0)!.Producer!.Input(1)!, 0), Is.Not.Null);
         Assert.That(SliceOf(g, y.Producer!.Input(1)!, 1), Is.Not.Null, "pointwise conv input channels");
-        var attr = g.Items.Single(i => i.Kind == GroupItemKind.Attribute);
-        Assert.That((attr.Node, attr.AttributeName, attr.Factor), Is.EqualTo((dw.Producer, "group", 1L)));
+        var attr = g.Items.OfType<AttributeItem>().Single();
+        Assert.That((attr.Node, attr.Name, attr.Factor), Is.EqualTo((dw.Producer, "group", 1L)));
         Assert.That(a.Groups.Count(x => x.Root == dw.Producer), Is.Zero, "the depthwise conv is no root of its own");
 
         var outcome = Oracle.Check(model, new Random(2));
@@ -158,11 +158,11 @@ public class DependencyAnalyzerTests
         var a = DependencyAnalyzer.Analyze(model);
         Assert.That(a.Blocked.Where(g => !g.BlockedReasons.Any(r => r.Contains("graph output"))), Is.Empty, string.Join("\n", a.Blocked));
         // The 8 wide channels: 2 padded before, 4 from the stream, 2 padded after; the slice reads channels 3..5.
-        var padGroups = a.Groups.Where(g => g.Items.Any(i => i.Kind == GroupItemKind.ShapeElement && i.Value == pads)).ToList();
-        Assert.That(padGroups.SelectMany(g => g.Items.Where(i => i.Value == pads).Select(i => i.Axis)).Order(), Is.EqualTo(new[] { 1, 5 }));
-        var sliceGroups = a.Groups.Where(g => g.Items.Any(i => i.Value == ends)).ToList();
+        var padGroups = a.Groups.Where(g => g.Items.Any(i => i is ShapeElementItem && i.Tensor == pads)).ToList();
+        Assert.That(padGroups.SelectMany(g => g.Items.OfType<ShapeElementItem>().Where(i => i.Constant == pads).Select(i => i.Index)).Order(), Is.EqualTo(new[] { 1, 5 }));
+        var sliceGroups = a.Groups.Where(g => g.Items.Any(i => i.Tensor == ends)).ToList();
         Assert.That(sliceGroups, Is.Not.Empty);
-        Assert.That(a.Groups.Any(g => g.Items.Any(i => i.Value == starts)), Is.True, "units before the slice start shift it");
+        Assert.That(a.Groups.Any(g => g.Items.Any(i => i.Tensor == starts)), Is.True, "units before the slice start shift it");
         var outcome = Oracle.Check(model, new Random(10), 0.5);
         Assert.That(outcome.MaxRelativeDiff, Is.LessThanOrEqualTo(Oracle.Tolerance));
         var p = pads.Constant!.Data.ToInt64Array();
@@ -186,7 +186,7 @@ public class DependencyAnalyzerTests
         f.B.Output(y, ElementType.Float, 1, 2, 6, 6);
         var model = f.B.Build();
         var a = DependencyAnalyzer.Analyze(model);
-        var attrs = a.Prunable.SelectMany(g => g.Items).Where(i => i.Kind == GroupItemKind.Attribute).Select(i => $"{i.Node!.OpType}.{i.AttributeName}[{i.AttributeElement}]").Distinct().Order().ToArray();
+        var attrs = a.Prunable.SelectMany(g => g.Items).OfType<AttributeItem>().Select(i => $"{i.Owner.OpType}.{i.Name}[{i.Element}]").Distinct().Order().ToArray();
         Assert.That(attrs, Is.SupersetOf(new[] { "Pad.pads[1]", "Pad.pads[5]", "Slice.ends[0]", "Slice.starts[0]", "Split.split[0]", "Split.split[1]" }));
         var outcome = Oracle.Check(model, new Random(12), 0.5);
         Assert.That(outcome.MaxRelativeDiff, Is.LessThanOrEqualTo(Oracle.Tolerance));

@@ -133,7 +133,7 @@ public class CostModelTests
         var g = new PruningGroup
         {
             Id = 0, Kind = GroupKind.Channels, Root = y.Producer!, Size = 4,
-            Items = [new GroupItem { Kind = GroupItemKind.ConstantSlice, Value = w, Axis = 0, IsScored = true }],
+            Items = [new ConstantSliceItem { Value = w, Axis = 0, IsScored = true }],
         };
         Assert.That(cost.PerUnit(g), Is.EqualTo(new UnitCost(12, 48, 12)));
         Assert.That(cost.Estimate([(g, 1L)]), Is.EqualTo(new ModelCost(12, 48, 4 * 3)), "one unit left: 12 floats; MACs 1·4·3 (the int64 shape is no parameter)");

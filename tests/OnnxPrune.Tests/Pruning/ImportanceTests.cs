@@ -89,7 +89,7 @@ public class ImportanceTests
     {
         var t = BuildTwoConvs(W1, B1, W2, cin: 2, c1: 3, c2: 2);
         var blocked = t.Conv2 with { BlockedReasons = ["unknown op"] };
-        var unscored = t.Conv1 with { Items = t.Conv1.Items.Select(i => i with { IsScored = false }).ToArray() };
+        var unscored = t.Conv1 with { Items = t.Conv1.Items.Select(i => i is ConstantSliceItem s ? s with { IsScored = false } : i).ToArray() };
         var s = await Score(new MagnitudeCriterion(2), t.Model, unscored, blocked);
         Assert.That(s.Count, Is.Zero);
         var r = await Score(new RandomCriterion(1), t.Model, blocked);
@@ -117,9 +117,9 @@ public class ImportanceTests
             Id = 0, Kind = GroupKind.Channels, Root = w.Consumers[0], Size = 4,
             Items =
             [
-                new GroupItem { Kind = GroupItemKind.ConstantSlice, Value = w, Axis = 0, IsScored = true },
-                new GroupItem { Kind = GroupItemKind.ConstantSlice, Value = gamma, Node = bnNode, Axis = 0, IsScored = true },
-                new GroupItem { Kind = GroupItemKind.ConstantSlice, Value = mean, Node = bnNode, Axis = 0 },
+                new ConstantSliceItem { Value = w, Axis = 0, IsScored = true },
+                new ConstantSliceItem { Value = gamma, Reader = bnNode, Axis = 0, IsScored = true },
+                new ConstantSliceItem { Value = mean, Reader = bnNode, Axis = 0 },
             ],
         };
         var g1 = SingleSliceGroup(1, w2, 0, 2);
@@ -173,14 +173,13 @@ public class ImportanceTests
     }
 
     [Test]
-    public async Task ExternalScoresByIdAndByRootName()
+    public async Task ExternalScoresByIdAndByGroupKey()
     {
         var t = BuildTwoConvs(W1, B1, W2, cin: 2, c1: 3, c2: 2);
         var byId = await Score(ExternalScores.ByGroupId(new Dictionary<int, double[]> { [1] = [0.2, 0.8] }), t.Model, t.Conv1, t.Conv2);
         Assert.That(byId.TryGet(0, out _), Is.False);
         Assert.That(byId[1], Is.EqualTo(new[] { 0.2, 0.8 }));
-        t.Conv1.Root.Name = "conv1";
-        var byName = await Score(ExternalScores.ByRootName(new Dictionary<string, double[]> { ["conv1"] = [3, 2, 1] }, "votes"), t.Model, t.Conv1, t.Conv2);
+        var byName = await Score(ExternalScores.ByGroupKey(new Dictionary<string, double[]> { ["w1:0"] = [3, 2, 1] }, name: "votes"), t.Model, t.Conv1, t.Conv2);
         Assert.That(byName[0], Is.EqualTo(new[] { 3.0, 2, 1 }));
         Assert.That(byName.Criterion, Is.EqualTo("votes"));
         Assert.ThrowsAsync<ArgumentException>(async () =>
@@ -188,20 +187,20 @@ public class ImportanceTests
     }
 
     [Test]
-    public async Task ScoresFileRoundTripsByRootName()
+    public async Task ScoresFileRoundTripsByGroupKey()
     {
         var t = BuildTwoConvs(W1, B1, W2, cin: 2, c1: 3, c2: 2);
         t.Conv1.Root.Name = "conv1";
         t.Conv2.Root.Name = "conv2";
         var l1 = await Score(new MagnitudeCriterion(1), t.Model, t.Conv1, t.Conv2);
         var path = Path.Combine(TestPaths.TempDir(), "scores.json");
-        ExternalScores.Save(path, l1, [t.Conv1, t.Conv2]);
+        ExternalScores.Save(path, l1, [t.Conv1, t.Conv2], ModelFingerprint.Of(t.Model));
         var loaded = await Score(ExternalScores.Load(path), t.Model, t.Conv1, t.Conv2);
         Assert.That(loaded.Criterion, Is.EqualTo("l1"));
         Assert.That(loaded[0], Is.EqualTo(l1[0]));
         Assert.That(loaded[1], Is.EqualTo(l1[1]));
         File.WriteAllText(path, "{\"votes\": 1}");
-        Assert.Throws<OnnxPruneException>(() => ExternalScores.Load(path));
+        Assert.Throws<ScoresFormatException>(() => ExternalScores.Load(path));
     }
 
     [Test]

@@ -1,6 +1,7 @@
 using OnnxPrune.Analysis;
 using OnnxPrune.Pruning;
 using OnnxPrune.Pruning.Importance;
+using OnnxPrune.Tensors;
 using static OnnxPrune.Tests.Pruning.TestModels;
 
 namespace OnnxPrune.Tests.Pruning;
@@ -13,7 +14,7 @@ public class PrunerTests
         // conv1 filters with L2 norms (incl. b1 and W2 columns) ordered u2 > u0 > u1; conv2 rows: row 1 larger.
         var t = BuildTwoConvs(w1: [1, -2, 0.5f, 0.5f, -3, 4], b1: [0.5f, -1, 0], w2: [1, 0, 2, -1, 1, 0], cin: 2, c1: 3, c2: 2);
         t.Conv1.Root.Name = "conv1";
-        var pruner = new Pruner(_ => [t.Conv1, t.Conv2], SliceOnlySurgery.Apply);
+        var pruner = new Pruner((_, _) => [t.Conv1, t.Conv2], SliceOnlySurgery.Apply);
         var events = new List<PruneProgress>();
         var report = await pruner.PruneAsync(t.Model, new PruneOptions { Criterion = new MagnitudeCriterion(2), Budget = new UniformRatioBudget(0.5) },
             new Recorder(events));
@@ -34,11 +35,47 @@ public class PrunerTests
     }
 
     [Test]
+    public async Task PruneAsyncReturnsBeforeAnyWorkAndRunsItOffTheCallersThread()
+    {
+        var t = BuildTwoConvs([1, 2, 3, 4, 5, 6], [1, 2, 3], [1, 2, 3, 4, 5, 6], cin: 2, c1: 3, c2: 2);
+        using var release = new ManualResetEventSlim();
+        int caller = Environment.CurrentManagedThreadId, analyzer = -1;
+        var pruner = new Pruner((_, _) =>
+        {
+            analyzer = Environment.CurrentManagedThreadId;
+            release.Wait(TimeSpan.FromSeconds(20)); // an analysis that runs on the caller's thread would block the call this long
+            return [t.Conv1];
+        }, SliceOnlySurgery.Apply);
+        var task = pruner.PruneAsync(t.Model, new PruneOptions { Criterion = new MagnitudeCriterion(1), Budget = new UniformRatioBudget(0.5) });
+        Assert.That(task.IsCompleted, Is.False, "PruneAsync returned only after its synchronous analysis");
+        release.Set();
+        var report = await task;
+        Assert.That(analyzer, Is.Not.EqualTo(caller));
+        Assert.That(report.Groups.Single().Kept, Is.EqualTo(2));
+    }
+
+    [Test]
+    public void NaNWeightsFailWithATypedErrorNamingTheTensorAndLeaveTheModelAsItWas()
+    {
+        foreach (var bad in new[] { float.NaN, float.PositiveInfinity })
+        {
+            var t = BuildTwoConvs([1, 2, 3, bad, 5, 6], [1, 2, 3], [1, 2, 3, 4, 5, 6], cin: 2, c1: 3, c2: 2);
+            var before = t.Model.ToBytes();
+            var ex = Assert.ThrowsAsync<NonFiniteWeightsException>(async () => await new Pruner((_, _) => [t.Conv1, t.Conv2], SliceOnlySurgery.Apply)
+                .PruneAsync(t.Model, new PruneOptions { Criterion = new MagnitudeCriterion(2), Budget = new UniformRatioBudget(0.5) }))!;
+            Assert.That(ex.Tensor, Is.EqualTo("w1"));
+            Assert.That(ex.Element, Is.EqualTo(3));
+            Assert.That(ex.Message, Does.Contain("'w1'").And.Contain(float.IsNaN(bad) ? "NaN" : "infinity"));
+            Assert.That(t.Model.ToBytes(), Is.EqualTo(before));
+        }
+    }
+
+    [Test]
     public void CancellationStopsBeforeSurgery()
     {
         var t = BuildTwoConvs([1, 2, 3, 4, 5, 6], [1, 2, 3], [1, 2, 3, 4, 5, 6], cin: 2, c1: 3, c2: 2);
         bool cut = false;
-        var pruner = new Pruner(_ => [t.Conv1], (_, _) => cut = true);
+        var pruner = new Pruner((_, _) => [t.Conv1], (_, _, _) => cut = true);
         using var cts = new CancellationTokenSource();
         cts.Cancel();
         Assert.CatchAsync<OperationCanceledException>(async () =>
@@ -53,7 +90,7 @@ public class PrunerTests
         {
             var t = BuildTwoConvs(w1: [1, -2, 0.5f, 0.5f, -3, 4], b1: [0.5f, -1, 0], w2: [1, 0, 2, -1, 1, 0], cin: 2, c1: 3, c2: 2);
             // Only conv1's channels: conv2's are the graph output's (the analyser blocks such groups).
-            var report = await new Pruner(_ => [t.Conv1], surgery).PruneAsync(t.Model, new PruneOptions
+            var report = await new Pruner((_, _) => [t.Conv1], surgery).PruneAsync(t.Model, new PruneOptions
             {
                 Criterion = new MagnitudeCriterion(2), Budget = new UniformRatioBudget(0.5), Verify = new VerificationOptions { Seed = 3 },
             });
@@ -62,7 +99,7 @@ public class PrunerTests
         var honest = await Run(SliceOnlySurgery.Apply);
         Assert.That(honest.Passed, Is.True);
         Assert.That(honest.MaxRelativeDifference, Is.LessThanOrEqualTo(1e-6));
-        var wrong = await Run((m, masks) =>
+        var wrong = await Run((m, masks, _) =>
         {
             SliceOnlySurgery.Apply(m, masks);
             var w1 = m.Graph.GetValue("w1").Constant!;

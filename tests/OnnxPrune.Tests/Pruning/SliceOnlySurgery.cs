@@ -11,28 +11,27 @@ namespace OnnxPrune.Tests.Pruning;
 /// </summary>
 internal static class SliceOnlySurgery
 {
-    public static void Apply(OnnxModel model, IReadOnlyList<KeepMask> masks)
+    public static void Apply(OnnxModel model, IReadOnlyList<KeepMask> masks, CancellationToken cancellationToken = default)
     {
         foreach (var mask in masks.Where(m => !m.KeepsAll))
             foreach (var item in mask.Group.Items)
             {
-                var positions = item.Map.KeptPositions(mask.Kept);
-                switch (item.Kind)
+                switch (item)
                 {
-                    case GroupItemKind.ConstantSlice:
-                        var c = item.Value!.Constant!;
-                        c.Data = Slice(c.Data, item.Axis, positions);
+                    case ConstantSliceItem s:
+                        var c = s.Value.Constant!;
+                        c.Data = Slice(c.Data, s.Axis, s.Map.KeptPositions(mask.Kept));
                         break;
-                    case GroupItemKind.ValueDim:
-                        if (item.Value!.Shape is { } shape)
+                    case ValueDimItem d:
+                        if (d.Value.Shape is { } shape)
                         {
                             var dims = shape.ToArray();
-                            dims[item.Axis] = new Dim(positions.Length);
-                            item.Value.Shape = dims;
+                            dims[d.Axis] = new Dim(d.Map.KeptPositions(mask.Kept).Length);
+                            d.Value.Shape = dims;
                         }
                         break;
-                    case GroupItemKind.Attribute:
-                        item.Node!.Attributes.Set(item.AttributeName!, mask.Kept.Count * item.Factor);
+                    case AttributeItem a:
+                        a.Owner.Attributes.Set(a.Name, mask.Kept.Count * a.Factor);
                         break;
                 }
             }

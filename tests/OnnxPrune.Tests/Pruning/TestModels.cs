@@ -27,19 +27,19 @@ internal static class TestModels
         var conv2 = vw2.Consumers[0];
         var g0 = new PruningGroup
         {
-            Id = 0, Kind = GroupKind.Channels, Root = conv1, Size = c1,
+            Id = 0, Key = "w1:0", Kind = GroupKind.Channels, Root = conv1, Size = c1,
             Items =
             [
-                new GroupItem { Kind = GroupItemKind.ConstantSlice, Value = vw1, Node = conv1, Axis = 0, IsScored = true },
-                new GroupItem { Kind = GroupItemKind.ConstantSlice, Value = vb1, Node = conv1, Axis = 0, IsScored = true },
-                new GroupItem { Kind = GroupItemKind.ConstantSlice, Value = vw2, Node = conv2, Axis = 1, IsScored = true },
-                new GroupItem { Kind = GroupItemKind.ValueDim, Value = y1, Axis = 1 },
+                new ConstantSliceItem { Value = vw1, Reader = conv1, Axis = 0, IsScored = true },
+                new ConstantSliceItem { Value = vb1, Reader = conv1, Axis = 0, IsScored = true },
+                new ConstantSliceItem { Value = vw2, Reader = conv2, Axis = 1, IsScored = true },
+                new ValueDimItem { Value = y1, Axis = 1 },
             ],
         };
         var g1 = new PruningGroup
         {
-            Id = 1, Kind = GroupKind.Channels, Root = conv2, Size = c2,
-            Items = [new GroupItem { Kind = GroupItemKind.ConstantSlice, Value = vw2, Node = conv2, Axis = 0, IsScored = true }],
+            Id = 1, Key = "w2:0", Kind = GroupKind.Channels, Root = conv2, Size = c2,
+            Items = [new ConstantSliceItem { Value = vw2, Reader = conv2, Axis = 0, IsScored = true }],
         };
         return new TwoConvs(model, g0, g1, vw1, vb1, vw2);
     }
@@ -57,7 +57,7 @@ internal static class TestModels
     public static PruningGroup SingleSliceGroup(int id, Value weight, int axis, long size, IndexMap? map = null, bool blocked = false) => new()
     {
         Id = id, Kind = GroupKind.Channels, Root = weight.Consumers[0], Size = size,
-        Items = [new GroupItem { Kind = GroupItemKind.ConstantSlice, Value = weight, Node = weight.Consumers[0], Axis = axis, Map = map ?? IdentityMap.Instance, IsScored = true }],
+        Items = [new ConstantSliceItem { Value = weight, Reader = weight.Consumers[0], Axis = axis, Map = map ?? IdentityMap.Instance, IsScored = true }],
         BlockedReasons = blocked ? ["test block"] : Array.Empty<string>(),
     };
 

@@ -25,9 +25,9 @@ public class TransformerPruningTests
             Assert.That(slices.Count(s => s.Value!.Constant!.Shape.Count == 2 && s.Axis == 1 && s.Map == new BlockMap(4)), Is.EqualTo(3));
             Assert.That(slices.Count(s => s.Value!.Constant!.Shape.Count == 1 && s.Map == new BlockMap(4)), Is.EqualTo(3));
             Assert.That(slices.Count(s => s.Value!.Constant!.Shape.Count == 2 && s.Axis == 0 && s.Map == new BlockMap(4)), Is.EqualTo(1));
-            var shapes = g.Items.Where(i => i.Kind == GroupItemKind.ShapeElement).ToList();
-            Assert.That(shapes.Count(s => s.Factor == 1 && s.Value!.Constant!.Data.ToInt64Array()[s.Axis] == 4), Is.EqualTo(3), "head count in the Q/K/V reshapes");
-            Assert.That(shapes.Count(s => s.Factor == 4 && s.Value!.Constant!.Data.ToInt64Array()[s.Axis] == 16), Is.EqualTo(1), "heads·dim in the merge reshape");
+            var shapes = g.Items.OfType<ShapeElementItem>().ToList();
+            Assert.That(shapes.Count(s => s.Factor == 1 && s.Constant.Constant!.Data.ToInt64Array()[s.Index] == 4), Is.EqualTo(3), "head count in the Q/K/V reshapes");
+            Assert.That(shapes.Count(s => s.Factor == 4 && s.Constant.Constant!.Data.ToInt64Array()[s.Index] == 16), Is.EqualTo(1), "heads·dim in the merge reshape");
         }
         foreach (var g in mlp)
         {
@@ -50,12 +50,12 @@ public class TransformerPruningTests
         var heads = analysis.Groups.Where(g => g.Kind == GroupKind.AttentionHeads).ToList();
         var masks = new List<KeepMask> { new(heads[0], [1, 3]), new(heads[1], [0]) };
         var wq = heads[0].ConstantSlices.First(s => s.Axis == 1).Value!;
-        var shapeItems = heads[0].Items.Where(i => i.Kind == GroupItemKind.ShapeElement).Select(i => (i.Value!, i.Axis)).ToList();
+        var shapeItems = heads[0].Items.OfType<ShapeElementItem>().Select(i => (i.Constant, i.Index)).ToList();
         var inputs = Oracle.RandomInputs(model, new Random(3), new Dictionary<string, long> { ["N"] = 2 });
         var reference = MaskedReference.Build(model, masks).ToBytes();
         PruningSurgery.Apply(model, masks);
         Assert.That(wq.Constant!.Shape, Is.EqualTo(new long[] { 16, 8 }));
-        var rewritten = shapeItems.Select(s => s.Item1.Constant!.Data.ToInt64Array()[s.Axis]).Order().ToArray();
+        var rewritten = shapeItems.Select(s => s.Constant.Constant!.Data.ToInt64Array()[s.Index]).Order().ToArray();
         Assert.That(rewritten, Is.EqualTo(new long[] { 2, 2, 2, 8 }), "head count 4 → 2, heads·dim 16 → 8");
         var pruned = model.ToBytes();
         OnnxChecker.Check(pruned);
@@ -96,7 +96,7 @@ public class TransformerPruningTests
         var a = DependencyAnalyzer.Analyze(model);
         var heads = a.Groups.Where(g => g.Kind == GroupKind.AttentionHeads).ToList();
         Assert.That(heads.All(g => !g.IsBlocked), Is.True, string.Join("\n", heads));
-        Assert.That(heads[0].Items.Count(i => i.Kind == GroupItemKind.ShapeElement && i.Value == shared), Is.EqualTo(1));
+        Assert.That(heads[0].Items.OfType<ShapeElementItem>().Count(i => i.Constant == shared), Is.EqualTo(1));
         var outcome = Oracle.Check(model, new Random(8), 0.5, new Dictionary<string, long> { ["N"] = 2 });
         Assert.That(shared.Constant!.Data.ToInt64Array()[2], Is.EqualTo(2), "4 heads → 2, written once");
         Assert.That(outcome.MaxRelativeDiff, Is.LessThanOrEqualTo(Oracle.Tolerance));

@@ -8,7 +8,7 @@ namespace OnnxPrune.Pruning.Importance;
 /// <summary>
 /// Data-driven: a unit is as important as its activations are large on real inputs (mean |a|). Runs the model on
 /// ONNX Runtime over <see cref="ImportanceContext.Data"/>, observing every activation the group couples
-/// (<see cref="GroupItemKind.ValueDim"/> items: the conv output, its BN and ReLU outputs, …).
+/// (<see cref="ValueDimItem"/> items: the conv output, its BN and ReLU outputs, …).
 /// </summary>
 /// <remarks>
 /// For each observed activation A with the group's axis k, position p gets <c>m_p = mean |A[…, p, …]|</c> over all
@@ -44,15 +44,15 @@ public sealed class ActivationCriterion : IImportanceCriterion
         if (context.Data is null) throw new ArgumentException("The activation criterion needs input batches (ImportanceContext.Data).", nameof(context));
 
         // Which activations to observe, per group.
-        var observed = new Dictionary<PruningGroup, List<GroupItem>>();
+        var observed = new Dictionary<PruningGroup, List<ValueDimItem>>();
         var names = new SortedSet<string>(StringComparer.Ordinal);
         foreach (var g in context.Groups)
         {
             if (g.IsBlocked) continue;
-            var items = g.Items.Where(i => i.Kind == GroupItemKind.ValueDim && i.Value is { IsGraphOutput: false, IsGraphInput: false, Constant: null }).ToList();
+            var items = g.Items.OfType<ValueDimItem>().Where(i => i.Value is { IsGraphOutput: false, IsGraphInput: false, Constant: null }).ToList();
             if (items.Count == 0) continue;
             observed[g] = items;
-            foreach (var i in items) names.Add(i.Value!.Name);
+            foreach (var i in items) names.Add(i.Value.Name);
         }
         var result = new GroupScores(Name);
         if (observed.Count == 0) return result;
@@ -87,7 +87,7 @@ public sealed class ActivationCriterion : IImportanceCriterion
             int used = 0;
             foreach (var item in items)
             {
-                if (!sums.TryGetValue((item.Value!.Name, item.Axis), out var acc) || acc.Count == 0) continue;
+                if (!sums.TryGetValue((item.Value.Name, item.Axis), out var acc) || acc.Count == 0) continue;
                 var raw = new double[g.Size];
                 for (long u = 0; u < g.Size; u++)
                 {
@@ -114,9 +114,9 @@ public sealed class ActivationCriterion : IImportanceCriterion
     }
 
     // Adds Σ|a| per position of the item's axis (over every other axis) and the number of elements per position.
-    private static void Accumulate(Dictionary<(string, int), (double[] Sum, long Count)> sums, GroupItem item, Tensor activation)
+    private static void Accumulate(Dictionary<(string, int), (double[] Sum, long Count)> sums, ValueDimItem item, Tensor activation)
     {
-        var key = (item.Value!.Name, item.Axis);
+        var key = (item.Value.Name, item.Axis);
         if (item.Axis < 0 || item.Axis >= activation.Rank)
             throw new OnnxPruneException($"Group item '{item}': axis {item.Axis} outside the activation's rank {activation.Rank}.");
         long outer = 1, inner = 1, len = activation.Shape[item.Axis];

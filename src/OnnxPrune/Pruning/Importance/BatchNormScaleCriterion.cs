@@ -7,7 +7,7 @@ namespace OnnxPrune.Pruning.Importance;
 /// to it (several when BNs share a residual stream), then normalised (default: divide by the group mean).
 /// </summary>
 /// <remarks>
-/// A BN scale slice is a <see cref="GroupItemKind.ConstantSlice"/> item whose constant is input 1 of a
+/// A BN scale slice is a <see cref="ConstantSliceItem"/> item whose constant is input 1 of a
 /// BatchNormalization node that reads it (the item's node, or any consumer). Groups without one (BN folded into
 /// the conv, the classifier's features) are scored by <see cref="Fallback"/> when one is given, and otherwise
 /// left out (the planner then keeps them whole). Because both sides are mean-normalised, a fallback's scores sit
@@ -68,8 +68,8 @@ public sealed class BatchNormScaleCriterion : IImportanceCriterion
     /// <summary>True when the item slices the scale (input 1) of a BatchNormalization node.</summary>
     public static bool IsBatchNormScale(GroupItem item)
     {
-        if (item.Kind != GroupItemKind.ConstantSlice || item.Value is null) return false;
-        if (item.Node is { OpType: "BatchNormalization" } n && n.Input(1) == item.Value) return true;
-        return item.Value.Consumers.Any(c => c.OpType == "BatchNormalization" && c.Input(1) == item.Value);
+        if (item is not ConstantSliceItem slice) return false;
+        if (slice.Reader is { OpType: "BatchNormalization" } n && n.Input(1) == slice.Value) return true;
+        return slice.Value.Consumers.Any(c => c.OpType == "BatchNormalization" && c.Input(1) == slice.Value);
     }
 }

@@ -14,7 +14,7 @@ internal sealed class WeightSlices
     private readonly Dictionary<ConstantTensor, float[]> _cache = new(ReferenceEqualityComparer.Instance);
 
     /// <summary>One scored, floating-point constant slice of a group with its layout.</summary>
-    internal sealed record Slice(GroupItem Item, ConstantTensor Constant, float[] Data, long Outer, long AxisLength, long Inner)
+    internal sealed record Slice(ConstantSliceItem Item, ConstantTensor Constant, float[] Data, long Outer, long AxisLength, long Inner)
     {
         /// <summary>Elements per axis position.</summary>
         public long ElementsPerPosition => Outer * Inner;
@@ -49,14 +49,14 @@ internal sealed class WeightSlices
         }
     }
 
-    /// <summary>The scored floating-point constant slices of a group (items with <see cref="GroupItem.IsScored"/>).</summary>
+    /// <summary>The scored floating-point constant slices of a group (items with <see cref="ConstantSliceItem.IsScored"/>).</summary>
     public IReadOnlyList<Slice> Scored(PruningGroup group) =>
         group.ConstantSlices.Where(i => i.IsScored).Select(Get).OfType<Slice>().ToArray();
 
     /// <summary>The slice for an item, or null when it is not a floating-point constant.</summary>
-    public Slice? Get(GroupItem item)
+    public Slice? Get(ConstantSliceItem item)
     {
-        if (item.Kind != GroupItemKind.ConstantSlice || item.Value?.Constant is not { } c) return null;
+        if (item.Value.Constant is not { } c) return null;
         if (!ElementTypes.IsFloatingPoint(c.ElementType)) return null;
         var shape = c.Shape;
         if (item.Axis < 0 || item.Axis >= shape.Count)
