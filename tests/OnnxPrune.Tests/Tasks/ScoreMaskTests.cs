@@ -124,31 +124,30 @@ public class ScoreMaskTests
     [Test]
     public void ThePlannerTurnsTheScoreMaskIntoTheBestVotedKeepMasks()
     {
-        // The route adapt will take: entries keyed by group key → score mask → external scores → planner. The root
-        // node name stands in for the stable group key here.
+        // The route adapt will take: entries keyed by group key → score mask → external scores → planner.
         var model = TestModels.SmallCnn();
         var groups = DependencyAnalyzer.Analyze(model).Groups;
         var prunable = groups.Where(g => !g.IsBlocked).ToList();
         Assert.That(prunable, Is.Not.Empty);
         var random = new Random(3);
-        var neighbours = Enumerable.Range(0, 3).Select(n => N($"n{n}", 1, prunable.ToDictionary(g => g.Root.Name,
+        var neighbours = Enumerable.Range(0, 3).Select(n => N($"n{n}", 1, prunable.ToDictionary(g => g.Key,
             g => (g.Size, Enumerable.Range(0, (int)g.Size).Where(_ => random.Next(2) == 0).Select(u => (long)u).ToArray())))).ToList();
         var l2 = Criteria.Create("l2").ScoreAsync(ImportanceContext.For(model, groups)).AsTask().Result;
-        var tie = prunable.ToDictionary(g => g.Root.Name, g => l2.TryGet(g.Id, out var s) ? s.Select(x => (float)x).ToArray() : new float[g.Size]);
+        var tie = prunable.ToDictionary(g => g.Key, g => l2.TryGet(g.Id, out var s) ? s.Select(x => (float)x).ToArray() : new float[g.Size]);
         var mask = ScoreMask.Combine(neighbours, VoteWeighting.Uniform, tie);
 
-        var external = ExternalScores.ByRootName(mask.Scores.ToDictionary(kv => kv.Key, kv => kv.Value.Select(x => (double)x).ToArray()), "votes");
+        var external = ExternalScores.ByGroupKey(mask.Scores.ToDictionary(kv => kv.Key, kv => kv.Value.Select(x => (double)x).ToArray()), ModelFingerprint.Of(model), "votes");
         var scores = external.ScoreAsync(ImportanceContext.For(model, groups)).AsTask().Result;
         var plan = BudgetPlanner.Plan(groups, scores, new UniformRatioBudget(0.5));
         foreach (var m in plan.Masks.Where(m => !m.Group.IsBlocked))
         {
-            var s = mask.Scores[m.Group.Root.Name];
+            var s = mask.Scores[m.Group.Key];
             var keptSet = m.Kept.ToHashSet();
             double worstKept = m.Kept.Min(u => s[u]);
             double bestRemoved = Enumerable.Range(0, s.Length).Where(u => !keptSet.Contains(u)).Select(u => (double)s[u]).DefaultIfEmpty(double.NegativeInfinity).Max();
-            Assert.That(worstKept, Is.GreaterThanOrEqualTo(bestRemoved), $"group {m.Group.Root.Name}: the planner kept the best-voted units");
+            Assert.That(worstKept, Is.GreaterThanOrEqualTo(bestRemoved), $"group {m.Group.Key}: the planner kept the best-voted units");
         }
-        var final = plan.Masks.ToDictionary(m => m.Group.Root.Name, m => m.Kept);
+        var final = plan.Masks.ToDictionary(m => m.Group.Key, m => m.Kept);
         var agreement = ScoreMask.Agreement(final, neighbours);
         Assert.That(agreement, Has.Count.EqualTo(3));
         Assert.That(agreement.Select(a => a.IoU), Has.All.InRange(0.0, 1.0));
