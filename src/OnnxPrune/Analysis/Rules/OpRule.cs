@@ -7,7 +7,7 @@ namespace OnnxPrune.Analysis.Rules;
 /// (<see cref="InferShapes"/>) and how channel-carrying dimensions couple through it (<see cref="Couple"/>).
 /// Adding an op means adding one such type and registering it in <see cref="OpRuleRegistry"/>.
 /// </summary>
-public abstract class OpRule
+public abstract class OpRule : IOpTypeRule
 {
     /// <summary>Op types (default ONNX domain) this rule handles.</summary>
     public abstract IReadOnlyList<string> OpTypes { get; }
@@ -21,27 +21,38 @@ public abstract class OpRule
     public abstract void Couple(CouplingContext ctx);
 }
 
-/// <summary>An instance registry of op rules keyed by op type.</summary>
+/// <summary>An instance registry of op rules keyed by op type (the shared <see cref="OpRegistry{TRule}"/> mechanism:
+/// explicit registration, a duplicate op type throws).</summary>
 public sealed class OpRuleRegistry
 {
-    private readonly Dictionary<string, OpRule> _rules = new(StringComparer.Ordinal);
+    private readonly OpRegistry<OpRule> _rules = new();
 
     /// <summary>The registry with every built-in rule.</summary>
     public static OpRuleRegistry Default { get; } = CreateDefault();
 
-    /// <summary>Registers a rule for each of its op types (replacing earlier ones).</summary>
+    /// <summary>Registers a rule for each of its op types.</summary>
+    /// <exception cref="ArgumentException">One of its op types already has a rule (use <see cref="Replace"/>).</exception>
     public OpRuleRegistry Register(OpRule rule)
     {
-        ArgumentNullException.ThrowIfNull(rule);
-        foreach (var op in rule.OpTypes) _rules[op] = rule;
+        _rules.Register(rule);
+        return this;
+    }
+
+    /// <summary>Replaces the rules of <paramref name="rule"/>'s op types, which must already have one.</summary>
+    public OpRuleRegistry Replace(OpRule rule)
+    {
+        _rules.Replace(rule);
         return this;
     }
 
     /// <summary>The rule for a node, or null for unknown ops, non-default domains and nodes with subgraphs.</summary>
-    public OpRule? Find(Node node) => node.IsStandard && !node.HasSubgraphs ? _rules.GetValueOrDefault(node.OpType) : null;
+    public OpRule? Find(Node node) => node.IsStandard && !node.HasSubgraphs ? _rules.Find(node.OpType) : null;
 
-    /// <summary>Op types with a rule.</summary>
-    public IEnumerable<string> OpTypes => _rules.Keys.Order(StringComparer.Ordinal);
+    /// <summary>The rule registered for <paramref name="opType"/> (default domain), or null.</summary>
+    public OpRule? Find(string opType) => _rules.Find(opType);
+
+    /// <summary>Op types with a rule, sorted.</summary>
+    public IEnumerable<string> OpTypes => _rules.OpTypes;
 
     /// <summary>A fresh registry holding the built-in rules (to extend without touching <see cref="Default"/>).</summary>
     public static OpRuleRegistry CreateDefault() => new OpRuleRegistry()
