@@ -4,7 +4,8 @@ namespace OnnxPrune.Analysis.Rules;
 
 /// <summary>
 /// Everything OnnxPrune knows about one op family, in one place: how its output shapes follow from its inputs
-/// (<see cref="InferShapes"/>) and how channel-carrying dimensions couple through it (<see cref="Couple"/>).
+/// (<see cref="InferShapes"/>), how channel-carrying dimensions couple through it (<see cref="Couple"/>) and what it
+/// costs (<see cref="Macs"/>, <see cref="MacWeightInputs"/>).
 /// Adding an op means adding one such type and registering it in <see cref="OpRuleRegistry"/>.
 /// </summary>
 public abstract class OpRule : IOpTypeRule
@@ -19,6 +20,18 @@ public abstract class OpRule : IOpTypeRule
     /// dimensions it creates (sources) and which it cannot map. Every dimension of a value the node reads or writes
     /// that the rule neither couples nor acknowledges blocks any group that reaches it.</summary>
     public abstract void Couple(CouplingContext ctx);
+
+    /// <summary>Multiply-accumulates of one inference of the node at concrete shapes, or null when the op is not
+    /// counted (the default: bias adds, activations, normalisation and pooling are not counted) or a shape is unknown.
+    /// A rule that returns a count for some node should list the operands its count scales with in <see cref="MacWeightInputs"/>.</summary>
+    public virtual long? Macs(MacContext ctx) => null;
+
+    /// <summary>Inputs whose element count the node's MACs are proportional to (weight operands): keeping a fraction of
+    /// a constant that reaches one (directly or through reorder-only ops) keeps that fraction of the node's MACs.</summary>
+    public virtual IReadOnlyList<int> MacWeightInputs => [];
+
+    /// <summary>True when the rule counts MACs for this op type (its nodes are listed as uncounted when shapes are missing).</summary>
+    public virtual bool CountsMacs => MacWeightInputs.Count > 0;
 }
 
 /// <summary>An instance registry of op rules keyed by op type (the shared <see cref="OpRegistry{TRule}"/> mechanism:
