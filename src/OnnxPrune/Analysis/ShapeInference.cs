@@ -19,7 +19,12 @@ public static class ShapeInference
     /// <param name="rules">Op rules; default <see cref="OpRuleRegistry.Default"/>.</param>
     /// <param name="bindings">Sizes substituted for symbolic dims of the graph inputs and declared values (concrete
     /// shapes); null keeps them symbolic.</param>
-    public static ShapeInfo Infer(Graph.Graph graph, long opset = 0, OpRuleRegistry? rules = null, DimBindings? bindings = null)
+    public static ShapeInfo Infer(Graph.Graph graph, long opset = 0, OpRuleRegistry? rules = null, DimBindings? bindings = null) =>
+        InferCore(graph, opset, rules, bindings, trustDeclaredIntermediates: true);
+
+    /// <summary>Same; <paramref name="trustDeclaredIntermediates"/> false ignores the declared shapes of node outputs
+    /// (value_info written for another batch size must not fill gaps when the inputs were given new shapes).</summary>
+    internal static ShapeInfo InferCore(Graph.Graph graph, long opset, OpRuleRegistry? rules, DimBindings? bindings, bool trustDeclaredIntermediates)
     {
         ArgumentNullException.ThrowIfNull(graph);
         rules ??= OpRuleRegistry.Default;
@@ -43,7 +48,7 @@ public static class ShapeInference
             foreach (var o in node.Outputs)
             {
                 if (o is null) continue;
-                infos[o] = Merge(infos.GetValueOrDefault(o), Declared(o, bindings, isDataInput: false));
+                infos[o] = Merge(infos.GetValueOrDefault(o), trustDeclaredIntermediates ? Declared(o, bindings, isDataInput: false) : null);
             }
         }
         return new ShapeInfo(infos);

@@ -36,7 +36,7 @@ public static class BatchNormRecalibrator
         if (input.Shape is { } declared) TaskData.EnsureImagesFit(input.Name, declared.Select(d => d.Value ?? -1).ToArray(), data);
         var shapes = new Dictionary<string, long[]> { [input.Name] = [batchSize, data.Channels, data.Height, data.Width] };
         GradientBuilder.UpgradeIfNeeded(stats, shapes);
-        var probed = ShapeProbe.Run(stats, shapes);
+        var probed = TrainingShapes.Resolve(stats, shapes);
         var types = new Dictionary<Value, (ElementType, long[])>();
         foreach (var v in g.Values)
             if (probed.TryGetValue(v.Name, out var p)) types[v] = (p.Type, p.Shape);

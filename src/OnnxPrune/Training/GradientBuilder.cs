@@ -67,7 +67,7 @@ public static class GradientBuilder
             inputShapes[input.Name] = options.InputShapes?.GetValueOrDefault(input.Name) ?? ConcreteShape(input, batch);
         UpgradeIfNeeded(model, inputShapes);
         long opset = model.GetOpset("");
-        var probed = ShapeProbe.Run(model, inputShapes);
+        var probed = TrainingShapes.Resolve(model, inputShapes);
         var types = new Dictionary<Value, (ElementType, long[])>();
         var known = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var v in g.Values)
@@ -217,7 +217,7 @@ public static class GradientBuilder
             OpsetUpgrader.Upgrade(model, _ => null); // 13–15: no rewrites, so no shapes needed
             return;
         }
-        var before = ShapeProbe.Run(model, inputShapes);
+        var before = TrainingShapes.Resolve(model, inputShapes);
         OpsetUpgrader.Upgrade(model, v => before.TryGetValue(v.Name, out var p) ? p.Shape : v.Constant?.Shape.ToArray());
     }
 
