@@ -1,5 +1,6 @@
 using OnnxPrune.Data;
 using OnnxPrune.Graph;
+using OnnxPrune.Graph.Passes;
 using OnnxPrune.Runtime;
 using OnnxPrune.Tensors;
 
@@ -49,8 +50,7 @@ public static class BatchNormRecalibrator
             g.AddOutput(g.GetValue(s.MeanOutput));
             g.AddOutput(g.GetValue(s.VarianceOutput));
         }
-        g.EliminateDeadCode();
-        g.TopologicalSort();
+        new CleanupPass().Run(stats);
 
         using var session = new InferenceSession(stats.ToBytes(), sessionOptions ?? new SessionOptions { AllowSpinning = false });
         var sampler = new BatchSampler(data, batchSize, seed, shuffle: true);

@@ -181,8 +181,7 @@ public static class GradientBuilder
             g.AddOutput(g.GetValue(s.MeanOutput));
             g.AddOutput(g.GetValue(s.VarianceOutput));
         }
-        g.EliminateDeadCode();
-        g.TopologicalSort();
+        new CleanupPass().Run(model);
         model.ProducerName = "OnnxPrune (training graph)";
         var dataInputs = g.DataInputs.Where(v => inputShapes.ContainsKey(v.Name)).Select(v => v.Name).ToArray();
         return new TrainingGraph(model, batch, dataInputs, loss.TargetInput, loss.TeacherInput, lossOut.Name, correctName, trainables, bnStats);
