@@ -19,6 +19,7 @@ internal static class TrainingShapes
 {
     private const int SmallIntLimit = 64;
     private const int CacheSize = 4;
+    private const long MaxKeyedElements = 4096;
     private static readonly LinkedList<(string Key, Dictionary<string, (ElementType Type, long[] Shape, Tensor? Value)> Result)> Cache = new();
     private static int _probes;
 
@@ -83,8 +84,8 @@ internal static class TrainingShapes
         return (result, complete);
     }
 
-    // Graph structure without float weight values: node protos (except float Constant nodes: type and shape),
-    // initializers' names, types and shapes (integer ones with their data), opsets and the probe input shapes.
+    // Graph structure without weight values: node protos (Constant nodes only through their constant), every
+    // constant's name, type and shape (small integer ones with their data), the opset and the probe input shapes.
     private static string StructureKey(OnnxModel model, IReadOnlyDictionary<string, long[]> inputShapes)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -94,7 +95,8 @@ internal static class TrainingShapes
         foreach (var c in model.Graph.Constants)
         {
             Text($"const {c.Name} {c.ElementType} {string.Join(",", c.Shape)}");
-            if (!ElementTypes.IsFloatingPoint(c.ElementType)) Text(string.Join(",", c.Data.ToInt64ArrayOrEmpty()));
+            // Shape arithmetic reads small integer constants; large integer tensors (quantized weights) add only their shape.
+            if (!ElementTypes.IsFloatingPoint(c.ElementType) && c.ElementCount <= MaxKeyedElements) Text(string.Join(",", c.Data.ToInt64ArrayOrEmpty()));
         }
         foreach (var node in model.Graph.Nodes)
         {

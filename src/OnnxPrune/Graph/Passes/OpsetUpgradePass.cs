@@ -15,9 +15,10 @@ namespace OnnxPrune.Graph.Passes;
 /// <b>Preconditions</b> (all checked before anything is edited; else <see cref="UnsupportedModelException"/> naming the
 /// node): opset ≥ 7; no Add/Sub/Mul/Div with the pre-opset-7 <c>broadcast</c> attribute; every opset &lt; 11 Pad has
 /// pads; the input shape of every Softmax/LogSoftmax/Hardmax is known (from the shape function given to the
-/// constructor); BatchNormalization's training outputs (opset ≤ 9) are unused. <b>Guarantee:</b> graph inputs and
-/// outputs are unchanged; outputs equal the original's up to float rounding (the Softmax reshape is exact); nodes
-/// are topologically sorted afterwards.
+/// constructor); BatchNormalization's training outputs (opset ≤ 9) are unused. <b>Guarantee:</b> graph inputs are
+/// unchanged and outputs keep their order and values up to float rounding (the Softmax reshape is exact); a
+/// Softmax-family output of rank &gt; 2 that is itself a graph output is renamed <c>NAME_restored</c> (the reshape
+/// back produces it); nodes are topologically sorted afterwards.
 /// </remarks>
 public sealed class OpsetUpgradePass : IGraphPass
 {
@@ -53,92 +54,92 @@ public sealed class OpsetUpgradePass : IGraphPass
         }
         Validate(model, opset);
         cancellationToken.ThrowIfCancellationRequested();
-            var g = model.Graph;
-            var b = new GraphBuilder(model);
-            foreach (var node in g.Nodes.ToArray())
+        var g = model.Graph;
+        var b = new GraphBuilder(model);
+        foreach (var node in g.Nodes.ToArray())
+        {
+            if (!node.IsStandard) continue;
+            var a = node.Attributes;
+            switch (node.OpType)
             {
-                if (!node.IsStandard) continue;
-                var a = node.Attributes;
-                switch (node.OpType)
+                case "Clip" when opset < 11:
                 {
-                    case "Clip" when opset < 11:
-                    {
-                        float min = a.GetFloat("min", float.MinValue), max = a.GetFloat("max", float.MaxValue);
-                        a.Remove("min"); a.Remove("max");
-                        g.SetInput(node, 1, b.Initializer("clip_min", Tensor.Scalar(min)));
-                        g.SetInput(node, 2, b.Initializer("clip_max", Tensor.Scalar(max)));
-                        break;
-                    }
-                    case "Pad" when opset < 11:
-                    {
-                        var pads = (a.GetInts("pads") ?? a.GetInts("paddings"))!;
-                        float value = a.GetFloat("value", 0f);
-                        a.Remove("pads"); a.Remove("paddings"); a.Remove("value");
-                        g.SetInput(node, 1, b.Int64s("pads", pads));
-                        g.SetInput(node, 2, b.Initializer("pad_value", Tensor.Scalar(value)));
-                        break;
-                    }
-                    case "Squeeze" or "Unsqueeze" or "ReduceSum" when a.GetInts("axes") is { } axes:
-                        a.Remove("axes");
-                        g.SetInput(node, 1, b.Int64s("axes", axes));
-                        break;
-                    case "Split" when a.GetInts("split") is { } split:
-                        a.Remove("split");
-                        g.SetInput(node, 1, b.Int64s("split", split));
-                        break;
-                    case "Slice" when opset < 10:
-                    {
-                        var starts = a.GetInts("starts")!;
-                        var ends = a.GetInts("ends")!;
-                        var axes = a.GetInts("axes") ?? Enumerable.Range(0, starts.Length).Select(i => (long)i).ToArray();
-                        a.Remove("starts"); a.Remove("ends"); a.Remove("axes");
-                        g.SetInput(node, 1, b.Int64s("starts", starts));
-                        g.SetInput(node, 2, b.Int64s("ends", ends));
-                        g.SetInput(node, 3, b.Int64s("axes", axes));
-                        break;
-                    }
-                    case "Dropout":
-                        a.Remove("ratio"); a.Remove("is_test");
-                        break;
-                    case "BatchNormalization":
-                        a.Remove("spatial"); a.Remove("is_test");
-                        if (node.Outputs.Count > 1) KeepFirstOutput(g, node); // opset ≤ 9 exports list dead training outputs
-                        break;
-                    case "Upsample":
-                        ReplaceUpsample(b, node, opset);
-                        break;
-                    case "Resize" when opset < 11:
-                    {
-                        // Resize-10: (X, scales) with asymmetric coordinates; from 11: (X, roi, scales, sizes).
-                        var scales = node.Input(1);
-                        g.SetInput(node, 1, b.Initializer("roi", Array.Empty<float>(), 0));
-                        g.SetInput(node, 2, scales);
-                        a.Set("coordinate_transformation_mode", "asymmetric");
-                        if (a.GetString("mode", "nearest") == "nearest") a.Set("nearest_mode", "floor");
-                        break;
-                    }
-                    case "Softmax" or "LogSoftmax" or "Hardmax":
-                    {
-                        var shape = _shapeOf(node.Input(0)!)!;
-                        long axis = a.GetInt("axis", 1);
-                        if (axis < 0) axis += shape.Length;
-                        if (axis == shape.Length - 1) { a.Set("axis", axis); break; }
-                        // Old semantics: flatten to [∏ dims before axis, ∏ dims from axis], normalize rows, reshape back.
-                        long rows = shape[..(int)axis].Aggregate(1L, (p, q) => p * q), cols = shape[(int)axis..].Aggregate(1L, (p, q) => p * q);
-                        var flat = b.Op("Reshape", [node.Input(0)!, b.Int64s("sm_shape", rows, cols)]);
-                        g.SetInput(node, 0, flat);
-                        a.Set("axis", 1L);
-                        var restored = g.AddNode("Reshape", [node.Output(0)!, b.Int64s("sm_back", shape)], [node.Output(0)!.Name + "_restored"]).Output(0)!;
-                        foreach (var consumer in node.Output(0)!.Consumers.ToArray())
-                            if (consumer != restored.Producer)
-                                for (int i = 0; i < consumer.Inputs.Count; i++)
-                                    if (consumer.Input(i) == node.Output(0)) g.SetInput(consumer, i, restored);
-                        for (int i = 0; i < g.Outputs.Count; i++)
-                            if (g.Outputs[i] == node.Output(0)) g.SetOutput(i, restored);
-                        break;
-                    }
+                    float min = a.GetFloat("min", float.MinValue), max = a.GetFloat("max", float.MaxValue);
+                    a.Remove("min"); a.Remove("max");
+                    g.SetInput(node, 1, b.Initializer("clip_min", Tensor.Scalar(min)));
+                    g.SetInput(node, 2, b.Initializer("clip_max", Tensor.Scalar(max)));
+                    break;
+                }
+                case "Pad" when opset < 11:
+                {
+                    var pads = (a.GetInts("pads") ?? a.GetInts("paddings"))!;
+                    float value = a.GetFloat("value", 0f);
+                    a.Remove("pads"); a.Remove("paddings"); a.Remove("value");
+                    g.SetInput(node, 1, b.Int64s("pads", pads));
+                    g.SetInput(node, 2, b.Initializer("pad_value", Tensor.Scalar(value)));
+                    break;
+                }
+                case "Squeeze" or "Unsqueeze" or "ReduceSum" when a.GetInts("axes") is { } axes:
+                    a.Remove("axes");
+                    g.SetInput(node, 1, b.Int64s("axes", axes));
+                    break;
+                case "Split" when a.GetInts("split") is { } split:
+                    a.Remove("split");
+                    g.SetInput(node, 1, b.Int64s("split", split));
+                    break;
+                case "Slice" when opset < 10:
+                {
+                    var starts = a.GetInts("starts")!;
+                    var ends = a.GetInts("ends")!;
+                    var axes = a.GetInts("axes") ?? Enumerable.Range(0, starts.Length).Select(i => (long)i).ToArray();
+                    a.Remove("starts"); a.Remove("ends"); a.Remove("axes");
+                    g.SetInput(node, 1, b.Int64s("starts", starts));
+                    g.SetInput(node, 2, b.Int64s("ends", ends));
+                    g.SetInput(node, 3, b.Int64s("axes", axes));
+                    break;
+                }
+                case "Dropout":
+                    a.Remove("ratio"); a.Remove("is_test");
+                    break;
+                case "BatchNormalization":
+                    a.Remove("spatial"); a.Remove("is_test");
+                    if (node.Outputs.Count > 1) KeepFirstOutput(g, node); // opset ≤ 9 exports list dead training outputs
+                    break;
+                case "Upsample":
+                    ReplaceUpsample(b, node, opset);
+                    break;
+                case "Resize" when opset < 11:
+                {
+                    // Resize-10: (X, scales) with asymmetric coordinates; from 11: (X, roi, scales, sizes).
+                    var scales = node.Input(1);
+                    g.SetInput(node, 1, b.Initializer("roi", Array.Empty<float>(), 0));
+                    g.SetInput(node, 2, scales);
+                    a.Set("coordinate_transformation_mode", "asymmetric");
+                    if (a.GetString("mode", "nearest") == "nearest") a.Set("nearest_mode", "floor");
+                    break;
+                }
+                case "Softmax" or "LogSoftmax" or "Hardmax":
+                {
+                    var shape = _shapeOf(node.Input(0)!)!;
+                    long axis = a.GetInt("axis", 1);
+                    if (axis < 0) axis += shape.Length;
+                    if (axis == shape.Length - 1) { a.Set("axis", axis); break; }
+                    // Old semantics: flatten to [∏ dims before axis, ∏ dims from axis], normalize rows, reshape back.
+                    long rows = shape[..(int)axis].Aggregate(1L, (p, q) => p * q), cols = shape[(int)axis..].Aggregate(1L, (p, q) => p * q);
+                    var flat = b.Op("Reshape", [node.Input(0)!, b.Int64s("sm_shape", rows, cols)]);
+                    g.SetInput(node, 0, flat);
+                    a.Set("axis", 1L);
+                    var restored = g.AddNode("Reshape", [node.Output(0)!, b.Int64s("sm_back", shape)], [node.Output(0)!.Name + "_restored"]).Output(0)!;
+                    foreach (var consumer in node.Output(0)!.Consumers.ToArray())
+                        if (consumer != restored.Producer)
+                            for (int i = 0; i < consumer.Inputs.Count; i++)
+                                if (consumer.Input(i) == node.Output(0)) g.SetInput(consumer, i, restored);
+                    for (int i = 0; i < g.Outputs.Count; i++)
+                        if (g.Outputs[i] == node.Output(0)) g.SetOutput(i, restored);
+                    break;
                 }
             }
+        }
         model.SetOpset("", TargetOpset);
         g.TopologicalSort();
         return new PassResult(Name, 1, [$"opset {opset} → {TargetOpset}"]);
