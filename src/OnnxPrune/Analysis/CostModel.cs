@@ -1,3 +1,4 @@
+using OnnxPrune.Analysis.Rules;
 using OnnxPrune.Graph;
 using OnnxPrune.Tensors;
 
@@ -8,7 +9,8 @@ public enum CostMetric
 {
     /// <summary>Element count of floating-point constant tensors.</summary>
     Parameters,
-    /// <summary>Multiply-accumulates of Conv, ConvTranspose, Gemm and MatMul for one inference at the given dims.</summary>
+    /// <summary>Multiply-accumulates of the ops whose rule counts them (<see cref="OpRule.Macs"/>: Conv, ConvTranspose,
+    /// Gemm, MatMul) for one inference at the given dims.</summary>
     Macs,
     /// <summary>Bytes of floating-point constant tensors, by element type (a device's weight memory).</summary>
     WeightBytes,
@@ -55,9 +57,18 @@ public sealed record CostOptions
     /// <summary>The first dim of a data input when it is symbolic and not in <see cref="Dims"/> (default 1).</summary>
     public long Batch { get; init; } = 1;
 
-    /// <summary>Concrete shapes from a shape inference (e.g. the analysis stage's), consulted before declared shapes
-    /// and the built-in propagation; return null for values it does not know.</summary>
+    /// <summary>Concrete shapes that override the shape engine's (e.g. measured on ONNX Runtime); return null for
+    /// values it does not know.</summary>
     public Func<Value, long[]?>? Shapes { get; init; }
+
+    /// <summary>The analysis stage's shape facts (<see cref="DependencyAnalysis.Shapes"/>) to reuse: their symbolic dims
+    /// are resolved through <see cref="Dims"/>/<see cref="Batch"/>; values they leave unresolved are inferred again
+    /// with the dims substituted. Null: inferred here.</summary>
+    public ShapeInfo? AnalysisShapes { get; init; }
+
+    /// <summary>Op rules that infer shapes and count MACs (use the analysis's registry so a custom rule applies to
+    /// costs too); default <see cref="OpRuleRegistry.Default"/>.</summary>
+    public OpRuleRegistry? Rules { get; init; }
 }
 
 /// <summary>
@@ -65,29 +76,32 @@ public sealed record CostOptions
 /// predicts the cost after a hypothetical pruning without doing the surgery.
 /// </summary>
 /// <remarks>
-/// MACs (one multiply-accumulate = one multiply + one add), for one inference at the resolved input dims:
-/// Conv <c>numel(Y)·(C_in/group)·∏k</c> (= numel(Y)·∏W.shape[1:], so depthwise is numel(Y)·∏k);
-/// ConvTranspose <c>numel(X)·(C_out/group)·∏k</c>; Gemm <c>M·N·K</c>; MatMul <c>numel(Y)·K</c> (batched, broadcast).
-/// Bias adds, activations, normalisation and pooling are not counted (the usual convention; they are &lt;2% of a CNN).
-/// Shapes come from the analysis stage's <see cref="ShapeInference"/> where fully known, else from declared value
-/// shapes (symbolic dims resolved through <see cref="CostOptions"/>), else from a small built-in propagation; a MAC op whose shapes stay unknown is listed in <see cref="UncountedNodes"/>.
+/// MACs (one multiply-accumulate = one multiply + one add), for one inference at the resolved input dims, come from each
+/// op's rule (<see cref="OpRule.Macs"/>): Conv <c>numel(Y)·(C_in/group)·∏k</c> (= numel(Y)·∏W.shape[1:], so depthwise is
+/// numel(Y)·∏k); ConvTranspose <c>numel(X)·(C_out/group)·∏k</c>; Gemm <c>M·N·K</c>; MatMul <c>numel(Y)·K</c> (batched,
+/// broadcast). Bias adds, activations, normalisation and pooling are not counted (the usual convention; they are &lt;2%
+/// of a CNN). Shapes come from the one shape engine (<see cref="ShapeInference"/>, the same rules as the analysis) with
+/// the symbolic dims of <see cref="CostOptions"/> substituted, reusing <see cref="CostOptions.AnalysisShapes"/> where
+/// they resolve; a counted op whose shapes stay unknown is listed in <see cref="UncountedNodes"/>.
 /// <para>Prediction (<see cref="Estimate"/>): parameters and bytes are exact given the groups' items. MACs scale each
-/// counted node by the kept fraction of every sliced axis of its weight constants, which is exact for Conv, Gemm and
-/// MatMul whose weights are constants; MatMuls between two activations (attention scores) are not rescaled.</para>
+/// counted node by the kept fraction of every sliced axis of its weight constants (<see cref="OpRule.MacWeightInputs"/>,
+/// reached directly or through <see cref="ReorderOnly"/> ops), which is exact for Conv, Gemm and MatMul whose weights
+/// are constants; MatMuls between two activations (attention scores) are not rescaled.</para>
 /// </remarks>
 public sealed class CostModel
 {
-    private static readonly HashSet<string> MacOps = new(StringComparer.Ordinal) { "Conv", "ConvTranspose", "Gemm", "MatMul" };
     private readonly Dictionary<Node, long> _macs = new(ReferenceEqualityComparer.Instance);
     private readonly List<ConstantTensor> _constants;
     private readonly List<Node> _uncounted = new();
+    private readonly OpRuleRegistry _rules;
 
     private CostModel(OnnxModel model, CostOptions options, CancellationToken cancellationToken)
     {
         var graph = model.Graph;
+        _rules = options.Rules ?? OpRuleRegistry.Default;
         _constants = graph.Constants.Where(c => ElementTypes.IsFloatingPoint(c.ElementType)).ToList();
-        var shapes = new ConcreteShapes(graph, options.Dims, options.Batch, options.Shapes ?? InferredShapes(model, options));
-        MissingDims = shapes.MissingDims.ToArray();
+        var shapeOf = ConcreteShapes(model, options, _rules);
+        MissingDims = Missing(graph, options);
         long parameters = 0, bytes = 0, macs = 0;
         foreach (var c in _constants)
         {
@@ -97,8 +111,8 @@ public sealed class CostModel
         foreach (var node in graph.Nodes)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (!node.IsStandard || !MacOps.Contains(node.OpType)) continue;
-            if (MacsOf(node, shapes.Of) is long m) { _macs[node] = m; macs += m; }
+            if (_rules.Find(node) is not { CountsMacs: true } rule) continue;
+            if (rule.Macs(new MacContext(node, shapeOf)) is long m) { _macs[node] = m; macs += m; }
             else _uncounted.Add(node);
         }
         Total = new ModelCost(parameters, bytes, macs);
@@ -111,13 +125,22 @@ public sealed class CostModel
         return new CostModel(model, options ?? new CostOptions(), cancellationToken);
     }
 
+    /// <summary>Counts a model with the shapes and op rules of its dependency analysis (a custom rule registry
+    /// applies to costs too; the shapes are not inferred again where the dims resolve them).</summary>
+    public static CostModel Of(OnnxModel model, DependencyAnalysis analysis, CostOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(analysis);
+        return new CostModel(model, (options ?? new CostOptions()) with { AnalysisShapes = analysis.Shapes, Rules = analysis.Rules }, cancellationToken);
+    }
+
     /// <summary>The model's totals (MACs over <see cref="NodeMacs"/> only).</summary>
     public ModelCost Total { get; }
 
     /// <summary>MACs of each counted node.</summary>
     public IReadOnlyDictionary<Node, long> NodeMacs => _macs;
 
-    /// <summary>Conv/ConvTranspose/Gemm/MatMul nodes whose shapes could not be resolved (their MACs are missing from the total).</summary>
+    /// <summary>Nodes whose rule counts MACs but whose shapes could not be resolved (their MACs are missing from the total).</summary>
     public IReadOnlyList<Node> UncountedNodes => _uncounted;
 
     /// <summary>Symbolic input dims that were needed but not given (pass them as <see cref="CostOptions.Dims"/>).</summary>
@@ -126,30 +149,13 @@ public sealed class CostModel
     /// <summary>True when every MAC op was counted.</summary>
     public bool MacsComplete => _uncounted.Count == 0;
 
-    /// <summary>MACs of one node from concrete input/output shapes, or null when a shape is unknown or the op is not counted.</summary>
+    /// <summary>MACs of one node from concrete input/output shapes (its rule's <see cref="OpRule.Macs"/> in the default
+    /// registry), or null when a shape is unknown or the op is not counted.</summary>
     public static long? MacsOf(Node node, Func<Value?, long[]?> shapeOf)
     {
         ArgumentNullException.ThrowIfNull(node);
         ArgumentNullException.ThrowIfNull(shapeOf);
-        var x = shapeOf(node.Input(0));
-        var w = shapeOf(node.Input(1));
-        switch (node.OpType)
-        {
-            case "Conv":
-                return shapeOf(node.Output(0)) is { } y && w is not null ? checked(Product(y) * Product(w.AsSpan(1))) : null;
-            case "ConvTranspose":
-                return x is not null && w is not null ? checked(Product(x) * Product(w.AsSpan(1))) : null;
-            case "Gemm":
-                if (x is not { Length: 2 } || w is not { Length: 2 }) return null;
-                bool ta = node.Attributes.GetInt("transA", 0) != 0, tb = node.Attributes.GetInt("transB", 0) != 0;
-                return checked((ta ? x[1] : x[0]) * (ta ? x[0] : x[1]) * (tb ? w[0] : w[1]));
-            case "MatMul":
-                // K from A's last dim, or from B (its second-to-last dim; its only dim when 1-D).
-                long? k = x is { Length: > 0 } ? x[^1] : w is { Length: >= 2 } ? w[^2] : w is { Length: 1 } ? w[0] : null;
-                return shapeOf(node.Output(0)) is { } out2 && k is long kk ? checked(Product(out2) * kk) : null;
-            default:
-                return null;
-        }
+        return OpRuleRegistry.Default.Find(node)?.Macs(new MacContext(node, shapeOf));
     }
 
     /// <summary>The first-order saving of removing one unit of <paramref name="group"/>: element counts of its
@@ -216,55 +222,54 @@ public sealed class CostModel
         return new ModelCost(parameters, bytes, (long)Math.Round(macs));
     }
 
-    // The analysis stage's shape inference, where it gives fully known shapes (symbolic dims fall back to declared
-    // shapes resolved through the dims map and the built-in propagation).
-    private static Func<Value, long[]?> InferredShapes(OnnxModel model, CostOptions options)
+    // Concrete shapes: an explicit override, else the analysis's facts with the dims substituted, else one inference
+    // with the dims substituted into the inputs (same rules), computed only when needed.
+    private static Func<Value?, long[]?> ConcreteShapes(OnnxModel model, CostOptions options, OpRuleRegistry rules)
     {
-        var info = ShapeInference.Infer(model.Graph, model.GetOpset());
-        // Symbolic dims resolve through the dims map; a data input's symbolic first dim (the batch) is the batch.
-        var symbols = new Dictionary<string, long>(options.Dims, StringComparer.Ordinal);
-        foreach (var input in model.Graph.DataInputs)
-            if (input.Shape is [{ Param: { } batch }, ..]) symbols.TryAdd(batch, options.Batch);
-        long? Resolve(Dim d) => d.Value ?? (d.Param is { } p && symbols.TryGetValue(p, out var v) ? v : null);
+        var graph = model.Graph;
+        var bindings = Bindings(graph, options);
+        ShapeInfo? substituted = null;
+        var analysis = options.AnalysisShapes;
         return v =>
         {
-            if (info[v].Shape is not { } s) return null;
-            var result = new long[s.Count];
-            for (int i = 0; i < s.Count; i++)
-                if (Resolve(s[i]) is long d) result[i] = d; else return null;
-            return result;
+            if (v is null) return null;
+            if (options.Shapes?.Invoke(v) is { } given) return given;
+            if (analysis is not null && bindings.Concrete(analysis[v].Shape) is { } reused) return reused;
+            substituted ??= ShapeInference.Infer(graph, model.GetOpset(""), rules, bindings);
+            return bindings.Concrete(substituted[v].Shape);
         };
     }
 
-    // Ops that only re-lay out a tensor's elements: a weight reached through them keeps MACs ∝ its element count.
-    private static readonly HashSet<string> LayoutOps = new(StringComparer.Ordinal)
+    // The dims map, plus a data input's symbolic first dim (the batch) bound to the batch.
+    private static DimBindings Bindings(Graph.Graph graph, CostOptions options)
     {
-        "Reshape", "Transpose", "Identity", "Cast", "Squeeze", "Unsqueeze", "Flatten", "DequantizeLinear",
-    };
+        var symbols = new Dictionary<string, long>(options.Dims, StringComparer.Ordinal);
+        foreach (var input in graph.DataInputs)
+            if (input.Shape is [{ Param: { } batch }, ..]) symbols.TryAdd(batch, options.Batch);
+        return new DimBindings(symbols, options.Batch);
+    }
 
-    // Counted nodes that read the constant as a weight operand (Conv/ConvTranspose input 1, Gemm/MatMul input 0 or 1),
-    // directly or through layout-only ops (e.g. CNTK's MatMul weight, a Reshape of a [16,4,4,10] constant). The MACs of
-    // Conv, ConvTranspose, Gemm and MatMul are proportional to the element count of a weight operand, so a kept
-    // fraction of the constant's elements is the kept fraction of the node's MACs.
-    private IEnumerable<Node> WeightReaders(Value constant)
+    // Symbolic (or unnamed unknown) dims of data inputs that no binding resolves; a first dim is the batch.
+    private static string[] Missing(Graph.Graph graph, CostOptions options)
     {
-        var seen = new HashSet<Value>(ReferenceEqualityComparer.Instance) { constant };
-        var pending = new Queue<Value>([constant]);
-        while (pending.Count > 0)
+        var missing = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var input in graph.DataInputs)
         {
-            var v = pending.Dequeue();
-            foreach (var n in v.Consumers.Distinct())
-            {
-                if (_macs.ContainsKey(n) && (n.Input(1) == v || (n.OpType is "Gemm" or "MatMul" && n.Input(0) == v))) yield return n;
-                else if (n.IsStandard && LayoutOps.Contains(n.OpType) && n.Input(0) == v && n.Output(0) is { } o && seen.Add(o)) pending.Enqueue(o);
-            }
+            if (!input.HasType || input.Shape is not { } shape) continue;
+            for (int i = 1; i < shape.Count; i++)
+                if (!shape[i].IsKnown && !(shape[i].Param is { } p && options.Dims.ContainsKey(p)))
+                    missing.Add(shape[i].Param ?? $"{input.Name}[{i}]");
         }
+        return missing.ToArray();
     }
 
-    private static long Product(ReadOnlySpan<long> dims)
-    {
-        long p = 1;
-        foreach (var d in dims) p = checked(p * d);
-        return p;
-    }
+    // Counted nodes that read the constant as a weight operand (their rule's MacWeightInputs), directly or through
+    // reorder-only ops (e.g. CNTK's MatMul weight, a Reshape of a [16,4,4,10] constant). Their MACs are proportional
+    // to the element count of a weight operand, so a kept fraction of the constant's elements is the kept fraction of
+    // the node's MACs.
+    private IEnumerable<Node> WeightReaders(Value constant) =>
+        ReorderOnly.UsesThrough(constant)
+            .Where(u => u.Consumer is { } n && _macs.ContainsKey(n) && _rules.Find(n)!.MacWeightInputs.Contains(u.InputIndex))
+            .Select(u => u.Consumer!)
+            .Distinct();
 }

@@ -13,6 +13,9 @@ public sealed record DependencyAnalysis(IReadOnlyList<PruningGroup> Groups, Shap
 
     /// <summary>Groups that may not be pruned.</summary>
     public IEnumerable<PruningGroup> Blocked => Groups.Where(g => g.IsBlocked);
+
+    /// <summary>The op rules the analysis used (the cost model counts with the same ones).</summary>
+    public OpRuleRegistry Rules { get; init; } = OpRuleRegistry.Default;
 }
 
 /// <summary>
@@ -69,7 +72,7 @@ public sealed class DependencyAnalyzer
         CheckAcknowledged(units, acks, ackAll, opaqueValues);
         var topo = new Dictionary<Node, int>();
         for (int i = 0; i < order.Count; i++) topo[order[i]] = i;
-        return new DependencyAnalysis(BuildGroups(units, topo), shapes);
+        return new DependencyAnalysis(BuildGroups(units, topo), shapes) { Rules = _rules };
     }
 
     // Every registered dimension must be handled by its producer and every consumer; graph inputs/outputs are fixed.
@@ -231,22 +234,14 @@ public sealed class DependencyAnalyzer
         return $"{root.Value.Name}:{root.Axis}{region}";
     }
 
+    // A use of a rewritten shape constant outside this group's owners, looking through reorder-only ops and Concat
+    // (shape tensors are assembled by Concat); a graph output reached that way is a stray use too.
     private static Node? StrayUse(Value v, HashSet<Node> owners)
     {
-        foreach (var c in v.Consumers.Distinct())
+        foreach (var use in ReorderOnly.UsesThrough(v, (n, i) => !owners.Contains(n) && (n.OpType == "Concat" || ReorderOnly.PassesThrough(n, i))))
         {
-            if (owners.Contains(c)) continue;
-            if (c.OpType is "Concat" or "Unsqueeze" or "Squeeze" or "Cast" or "Identity" && c.Input(0) == v || c.OpType == "Concat")
-            {
-                foreach (var o in c.Outputs)
-                {
-                    if (o is null) continue;
-                    if (o.IsGraphOutput) return c;
-                    if (StrayUse(o, owners) is { } inner) return inner;
-                }
-                continue;
-            }
-            return c;
+            if (use.Consumer is null) return use.Value.Producer;
+            if (!owners.Contains(use.Consumer)) return use.Consumer;
         }
         return null;
     }

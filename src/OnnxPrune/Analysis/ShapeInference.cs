@@ -17,12 +17,21 @@ public static class ShapeInference
     /// <param name="graph">The graph (not modified).</param>
     /// <param name="opset">The default-domain opset (attribute vs input forms); 0 = latest.</param>
     /// <param name="rules">Op rules; default <see cref="OpRuleRegistry.Default"/>.</param>
-    public static ShapeInfo Infer(Graph.Graph graph, long opset = 0, OpRuleRegistry? rules = null)
+    /// <param name="bindings">Sizes substituted for symbolic dims of the graph inputs and declared values (concrete
+    /// shapes); null keeps them symbolic.</param>
+    public static ShapeInfo Infer(Graph.Graph graph, long opset = 0, OpRuleRegistry? rules = null, DimBindings? bindings = null) =>
+        InferCore(graph, opset, rules, bindings, trustDeclaredIntermediates: true);
+
+    /// <summary>Same; <paramref name="trustDeclaredIntermediates"/> false ignores the declared shapes of node outputs
+    /// (value_info written for another batch size must not fill gaps when the inputs were given new shapes).</summary>
+    internal static ShapeInfo InferCore(Graph.Graph graph, long opset, OpRuleRegistry? rules, DimBindings? bindings, bool trustDeclaredIntermediates)
     {
         ArgumentNullException.ThrowIfNull(graph);
         rules ??= OpRuleRegistry.Default;
+        bindings ??= DimBindings.None;
         var infos = new Dictionary<Value, TensorInfo>();
-        foreach (var v in graph.Inputs) infos[v] = Declared(v) ?? TensorInfo.Unknown;
+        foreach (var v in graph.Inputs)
+            infos[v] = Declared(v, bindings, isDataInput: v.Initializer is null) ?? TensorInfo.Unknown;
         foreach (var c in graph.Initializers) infos[c.Value] = FromConstant(c);
         foreach (var node in GraphOrder.Topological(graph))
         {
@@ -39,7 +48,7 @@ public static class ShapeInference
             foreach (var o in node.Outputs)
             {
                 if (o is null) continue;
-                infos[o] = Merge(infos.GetValueOrDefault(o), Declared(o));
+                infos[o] = Merge(infos.GetValueOrDefault(o), trustDeclaredIntermediates ? Declared(o, bindings, isDataInput: false) : null);
             }
         }
         return new ShapeInfo(infos);
@@ -57,8 +66,8 @@ public static class ShapeInference
         return new TensorInfo(c.ElementType, shape, elements);
     }
 
-    private static TensorInfo? Declared(Value v) =>
-        v.HasType && v.ElementType != ElementType.Undefined ? new TensorInfo(v.ElementType, v.Shape) : null;
+    private static TensorInfo? Declared(Value v, DimBindings bindings, bool isDataInput) =>
+        v.HasType && v.ElementType != ElementType.Undefined ? new TensorInfo(v.ElementType, bindings.Resolve(v.Shape, isDataInput)) : null;
 
     // Inferred facts win per axis where known; declared ones fill the gaps (and the rank when inference has none).
     private static TensorInfo Merge(TensorInfo? inferred, TensorInfo? declared)

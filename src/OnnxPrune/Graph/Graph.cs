@@ -299,6 +299,46 @@ public sealed class Graph
         return removed;
     }
 
+    /// <summary>Drops value_info declarations of values nobody reads (dead outputs of live nodes, e.g. a Dropout mask)
+    /// and declarations that state no type; returns how many were dropped. Graph inputs and outputs keep theirs.</summary>
+    public int RemoveUnusedValueInfo()
+    {
+        int removed = 0;
+        foreach (var v in _valueInfo.ToArray())
+        {
+            bool unused = v.ConsumerList.Count == 0 && !v.IsGraphOutput;
+            bool empty = !v.HasType;
+            if (!unused && !empty) continue;
+            _inValueInfo.Remove(v);
+            _valueInfo.Remove(v);
+            _valueInfoDeclarations.Remove(v);
+            removed++;
+        }
+        return removed;
+    }
+
+    /// <summary>The node that closes a cycle, or null when the graph can be ordered topologically (nothing is changed).</summary>
+    public Node? FindCycle()
+    {
+        var position = new Dictionary<Node, int>();
+        for (int i = 0; i < _nodes.Count; i++) position[_nodes[i]] = i;
+        var indegree = new int[_nodes.Count];
+        var successors = new List<int>[_nodes.Count];
+        for (int i = 0; i < _nodes.Count; i++)
+            foreach (var v in _nodes[i].InputList.Concat(_nodes[i].ImplicitInputList))
+                if (v?.Producer is { } p && position.TryGetValue(p, out var pi)) { (successors[pi] ??= new()).Add(i); indegree[i]++; }
+        var ready = new Queue<int>();
+        for (int i = 0; i < indegree.Length; i++) if (indegree[i] == 0) ready.Enqueue(i);
+        int seen = 0;
+        while (ready.TryDequeue(out var n))
+        {
+            seen++;
+            if (successors[n] is null) continue;
+            foreach (var s in successors[n]) if (--indegree[s] == 0) ready.Enqueue(s);
+        }
+        return seen == _nodes.Count ? null : _nodes[Array.FindIndex(indegree, d => d > 0)];
+    }
+
     internal void NoteTyped(Value v)
     {
         if (v.IsGraphInput || v.IsGraphOutput || v.Initializer is not null) return;

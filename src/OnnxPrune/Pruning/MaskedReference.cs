@@ -45,15 +45,8 @@ public static class MaskedReference
     }
 
     // True when the constant reaches a Div divisor or a BatchNormalization variance, directly or through ops that only
-    // move elements (Reshape, Unsqueeze, …).
-    private static bool FeedsDivisor(Value v)
-    {
-        foreach (var c in v.Consumers)
-        {
-            if ((c.OpType == "Div" && c.Input(1) == v) || (c.OpType == "BatchNormalization" && c.Input(4) == v)) return true;
-            if (c.OpType is "Reshape" or "Unsqueeze" or "Squeeze" or "Transpose" or "Identity" or "Flatten" or "Cast" or "Expand"
-                && c.Input(0) == v && c.Output(0) is { } o && FeedsDivisor(o)) return true;
-        }
-        return false;
-    }
+    // move elements (Graph.ReorderOnly).
+    private static bool FeedsDivisor(Value v) =>
+        Graph.ReorderOnly.UsesThrough(v).Any(u => u.Consumer is { } c
+            && ((c.OpType == "Div" && u.InputIndex == 1) || (c.OpType == "BatchNormalization" && u.InputIndex == 4)));
 }

@@ -1,5 +1,6 @@
 using OnnxPrune.Data;
 using OnnxPrune.Graph;
+using OnnxPrune.Graph.Passes;
 using OnnxPrune.Runtime;
 using OnnxPrune.Tensors;
 
@@ -36,7 +37,7 @@ public static class BatchNormRecalibrator
         if (input.Shape is { } declared) TaskData.EnsureImagesFit(input.Name, declared.Select(d => d.Value ?? -1).ToArray(), data);
         var shapes = new Dictionary<string, long[]> { [input.Name] = [batchSize, data.Channels, data.Height, data.Width] };
         GradientBuilder.UpgradeIfNeeded(stats, shapes);
-        var probed = ShapeProbe.Run(stats, shapes);
+        var probed = TrainingShapes.Resolve(stats, shapes);
         var types = new Dictionary<Value, (ElementType, long[])>();
         foreach (var v in g.Values)
             if (probed.TryGetValue(v.Name, out var p)) types[v] = (p.Type, p.Shape);
@@ -49,8 +50,7 @@ public static class BatchNormRecalibrator
             g.AddOutput(g.GetValue(s.MeanOutput));
             g.AddOutput(g.GetValue(s.VarianceOutput));
         }
-        g.EliminateDeadCode();
-        g.TopologicalSort();
+        new CleanupPass().Run(stats);
 
         using var session = new InferenceSession(stats.ToBytes(), sessionOptions ?? new SessionOptions { AllowSpinning = false });
         var sampler = new BatchSampler(data, batchSize, seed, shuffle: true);

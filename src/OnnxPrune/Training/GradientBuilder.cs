@@ -1,4 +1,5 @@
 using OnnxPrune.Graph;
+using OnnxPrune.Graph.Passes;
 using OnnxPrune.Tensors;
 
 namespace OnnxPrune.Training;
@@ -33,7 +34,7 @@ public sealed record GradientBuilderOptions
 
 /// <summary>
 /// Turns a forward model into a training graph of standard ONNX ops (default domain; the forward model's opset when it is
-/// ≥ 13, else opset 16 with the forward ops lifted by <see cref="OpsetUpgrader"/>; the exported model keeps its own): the
+/// ≥ 13, else opset 16 with the forward ops lifted by <see cref="OpsetUpgradePass"/>; the exported model keeps its own): the
 /// trainable constants become inputs, a loss is attached to the chosen output, and reverse-mode differentiation emits the
 /// gradient of every trainable tensor, node by node through <see cref="IGradientRule"/>s. Parts of the model with no
 /// trainable tensor upstream get no backward ops. Shapes are static at <see cref="GradientBuilderOptions.BatchSize"/>,
@@ -45,7 +46,7 @@ public static class GradientBuilder
     /// The lowest opset the training graph is written at; older models are lifted to it in the training copy (opset 16:
     /// the scatter reductions that repeated-index Gather and overlapping MaxPool gradients need).
     /// </summary>
-    public const int MinimumOpset = OpsetUpgrader.TargetOpset;
+    public const int MinimumOpset = OpsetUpgradePass.TargetOpset;
 
     /// <summary>Builds the training graph; the forward model is not modified.</summary>
     /// <exception cref="UnsupportedModelException">An op on the path to the loss has no gradient rule (the message names the node),
@@ -67,7 +68,7 @@ public static class GradientBuilder
             inputShapes[input.Name] = options.InputShapes?.GetValueOrDefault(input.Name) ?? ConcreteShape(input, batch);
         UpgradeIfNeeded(model, inputShapes);
         long opset = model.GetOpset("");
-        var probed = ShapeProbe.Run(model, inputShapes);
+        var probed = TrainingShapes.Resolve(model, inputShapes);
         var types = new Dictionary<Value, (ElementType, long[])>();
         var known = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var v in g.Values)
@@ -180,8 +181,7 @@ public static class GradientBuilder
             g.AddOutput(g.GetValue(s.MeanOutput));
             g.AddOutput(g.GetValue(s.VarianceOutput));
         }
-        g.EliminateDeadCode();
-        g.TopologicalSort();
+        new CleanupPass().Run(model);
         model.ProducerName = "OnnxPrune (training graph)";
         var dataInputs = g.DataInputs.Where(v => inputShapes.ContainsKey(v.Name)).Select(v => v.Name).ToArray();
         return new TrainingGraph(model, batch, dataInputs, loss.TargetInput, loss.TeacherInput, lossOut.Name, correctName, trainables, bnStats);
@@ -207,18 +207,20 @@ public static class GradientBuilder
         return true;
     }
 
-    /// <summary>Lifts a model below <see cref="MinimumOpset"/> to it (see <see cref="OpsetUpgrader"/>); shapes come from a probe run.</summary>
+    /// <summary>Lifts a model below <see cref="MinimumOpset"/> to it (<see cref="OpsetUpgradePass"/>); the Softmax shapes it
+    /// needs for opset 7–12 come from the static engine (ONNX Runtime only if that cannot answer).</summary>
     internal static void UpgradeIfNeeded(OnnxModel model, IReadOnlyDictionary<string, long[]> inputShapes)
     {
         long opset = model.GetOpset("");
         if (opset >= MinimumOpset) return;
-        if (opset >= 13)
+        Func<Value, long[]?>? shapeOf = null;
+        if (opset < 13)
         {
-            OpsetUpgrader.Upgrade(model, _ => null); // 13–15: no rewrites, so no shapes needed
-            return;
+            // Resolved only when a Softmax-family node asks (the pass validates before editing, so the model is unchanged then).
+            var before = new Lazy<Dictionary<string, (ElementType Type, long[] Shape, Tensor? Value)>>(() => TrainingShapes.Resolve(model, inputShapes));
+            shapeOf = v => v.Constant?.Shape.ToArray() ?? (before.Value.TryGetValue(v.Name, out var p) ? p.Shape : null);
         }
-        var before = ShapeProbe.Run(model, inputShapes);
-        OpsetUpgrader.Upgrade(model, v => before.TryGetValue(v.Name, out var p) ? p.Shape : v.Constant?.Shape.ToArray());
+        new OpsetUpgradePass(shapeOf).Run(model);
     }
 
     private static Value Rename(Graph.Graph g, Value v, string name)

@@ -7,11 +7,8 @@ namespace OnnxPrune.Training;
 /// the gradients of the inputs from the gradients of the outputs. One type per op family, found by
 /// <see cref="GradientRegistry"/>; adding an op touches one file.
 /// </summary>
-public interface IGradientRule
+public interface IGradientRule : IOpTypeRule
 {
-    /// <summary>The operator types (default ONNX domain) this rule differentiates.</summary>
-    IReadOnlyList<string> OpTypes { get; }
-
     /// <summary>True when input <paramref name="index"/> of <paramref name="node"/> is differentiable (data, not shapes, axes or bounds).</summary>
     bool IsDifferentiable(Node node, int index);
 

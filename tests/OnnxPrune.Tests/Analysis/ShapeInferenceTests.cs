@@ -63,3 +63,34 @@ public class ShapeInferenceTests
         TestContext.Out.WriteLine($"{file}: {compared} declared dims compared");
     }
 }
+
+/// <summary>Pooling windows with ceil_mode: the static engine (analysis and cost model) agrees with ONNX Runtime,
+/// including the case where the last ceil window would start in the end padding (it is dropped).</summary>
+public class CeilModePoolingTests
+{
+    [TestCase(4, 2, 2, 0, 1)]   // ⌈3/2⌉+1 = 3 windows, the third would start at 4 (end padding): 2
+    [TestCase(5, 3, 2, 1, 1)]
+    [TestCase(7, 3, 3, 0, 2)]   // ⌈6/3⌉+1 = 3, last starts at 6 < 7: 3
+    [TestCase(6, 2, 3, 0, 1)]   // ⌈5/3⌉+1 = 3, last starts at 6 ≥ 6: 2
+    [TestCase(8, 3, 2, 1, 0)]
+    public void StaticShapeOfCeilModePoolingMatchesOnnxRuntime(int n, int kernel, int stride, int padBegin, int padEnd)
+    {
+        var f = new ModelFactory(new Random(1));
+        var x = f.B.Input("x", ElementType.Float, 1, 2, n, n);
+        var pool = f.B.Op("MaxPool", [x], ("kernel_shape", new long[] { kernel, kernel }), ("strides", new long[] { stride, stride }),
+            ("pads", new long[] { padBegin, padBegin, padEnd, padEnd }), ("ceil_mode", 1L));
+        var conv = f.B.Conv(pool, f.W("w", 3, 2, 1, 1));
+        f.B.Output(conv);
+        var model = f.B.Build();
+
+        using var session = new OnnxPrune.Runtime.InferenceSession(model.ToBytes());
+        var y = session.Run(new Dictionary<string, Tensor> { ["x"] = Tensor.Zeros(ElementType.Float, [1, 2, n, n]) }).Values.Single();
+        long expected = y.Shape[2];
+
+        var info = ShapeInference.Infer(model.Graph, model.GetOpset(""));
+        Assert.That(info[pool].Shape![2].Value, Is.EqualTo(expected), "shape inference (analysis)");
+        // The cost model counts the Conv after the pool from the same engine: numel(Y)·C_in·k² = 3·out²·2.
+        var cost = OnnxPrune.Analysis.CostModel.Of(model);
+        Assert.That(cost.Total.Macs, Is.EqualTo(3 * expected * expected * 2), "cost model");
+    }
+}

@@ -1,4 +1,5 @@
 using OnnxPrune.Analysis;
+using OnnxPrune.Analysis.Rules;
 using OnnxPrune.Graph;
 using OnnxPrune.Tensors;
 using static OnnxPrune.Tests.Pruning.TestModels;
@@ -165,5 +166,60 @@ public class CostModelTests
         // Keep 1 of conv1's 3 and 1 of conv2's 2: W1[1,2] b1[1] W2[1,1]; conv1 MACs 1·16·2, conv2 1·16·1 (bilinear, exact)
         var after = cost.Estimate([(t.Conv1, 1L), (t.Conv2, 1L)]);
         Assert.That(after, Is.EqualTo(new ModelCost(2 + 1 + 1, 4 * 4, 32 + 16)));
+    }
+}
+
+/// <summary>The cost model and the analysis share one shape engine and one rule registry.</summary>
+public class CostModelRuleTests
+{
+    // Replaces Relu's rule: same shapes and coupling, but counts numel(X) MACs and counts its shape inferences.
+    private sealed class CountingReluRule : OpRule
+    {
+        public int Inferences;
+        public override IReadOnlyList<string> OpTypes { get; } = ["Relu"];
+        public override void InferShapes(ShapeContext ctx) { Inferences++; ctx.OutputLikeInput(); }
+        public override void Couple(CouplingContext ctx)
+        {
+            for (int i = 0; i < ctx.Rank(ctx.In(0)!); i++) ctx.Same(ctx.In(0)!, i, ctx.Out(0)!, i);
+        }
+        public override bool CountsMacs => true;
+        public override long? Macs(MacContext ctx) => ctx.Input(0) is { } x ? MacContext.Product(x) : null;
+    }
+
+    private static (OnnxModel Model, Value Relu) ConvRelu(params object[] input)
+    {
+        var f = new ModelFactory(new Random(3));
+        var x = f.B.Input("x", ElementType.Float, input);
+        var r = f.B.Op("Relu", [f.B.Conv(x, f.W("w", 4, 3, 3, 3), pads: [1, 1, 1, 1])]);
+        f.B.Output(f.B.Conv(r, f.W("w2", 2, 4, 1, 1)));
+        return (f.B.Build(), r);
+    }
+
+    [Test]
+    public void ACustomRuleRegistryAppliesToCostsAndTheAnalysisShapesAreReused()
+    {
+        var (model, relu) = ConvRelu(1, 3, 8, 8);
+        var rule = new CountingReluRule();
+        var registry = OpRuleRegistry.CreateDefault().Replace(rule);
+        var analysis = new DependencyAnalyzer(registry).Run(model);
+        Assert.That(rule.Inferences, Is.EqualTo(1), "the analysis infers once");
+        var cost = CostModel.Of(model, analysis);
+        Assert.That(cost.NodeMacs[relu.Producer!], Is.EqualTo(4 * 8 * 8), "the custom rule counted the Relu");
+        Assert.That(rule.Inferences, Is.EqualTo(1), "static shapes: the cost model reused the analysis's, no second inference");
+        Assert.That(CostModel.Of(model).NodeMacs.ContainsKey(relu.Producer!), Is.False, "the default registry does not count Relu");
+        Assert.That(CostModel.Of(model, new CostOptions { Rules = registry }).NodeMacs[relu.Producer!], Is.EqualTo(4 * 8 * 8));
+    }
+
+    [Test]
+    public void SymbolicAnalysisShapesAreConcretizedByTheSameEngine()
+    {
+        var (model, relu) = ConvRelu("N", 3, "H", "W");
+        var analysis = DependencyAnalyzer.Analyze(model);
+        // Windows over symbolic sizes stay unknown in the symbolic pass; the cost model substitutes the dims and infers again.
+        Assert.That(Dim.Format(analysis.Shapes[relu].Shape), Is.EqualTo("[N,4,?,?]"));
+        var cost = CostModel.Of(model, analysis, new CostOptions { Dims = new Dictionary<string, long> { ["H"] = 5, ["W"] = 6 }, Batch = 2 });
+        var conv2 = relu.Consumers.Single();
+        Assert.That(cost.NodeMacs[conv2], Is.EqualTo(2L * 2 * 5 * 6 * 4));
+        Assert.That(cost.MacsComplete, Is.True);
     }
 }

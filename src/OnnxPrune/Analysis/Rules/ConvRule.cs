@@ -31,6 +31,13 @@ public sealed class ConvRule : OpRule
         ctx.SetOutput(0, x.ElementType, shape);
     }
 
+    /// <summary>MACs: <c>numel(Y)·∏W.shape[1:]</c> = numel(Y)·(C_in/group)·∏k (depthwise: numel(Y)·∏k).</summary>
+    public override long? Macs(MacContext ctx) =>
+        ctx.Output(0) is { } y && ctx.Input(1) is { } w ? checked(MacContext.Product(y) * MacContext.Product(w.AsSpan(1))) : null;
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<int> MacWeightInputs { get; } = [1];
+
     /// <inheritdoc/>
     public override void Couple(CouplingContext ctx)
     {

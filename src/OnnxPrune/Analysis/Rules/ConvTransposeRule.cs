@@ -39,6 +39,13 @@ public sealed class ConvTransposeRule : OpRule
         ctx.SetOutput(0, x.ElementType, shape);
     }
 
+    /// <summary>MACs: <c>numel(X)·∏W.shape[1:]</c> = numel(X)·(C_out/group)·∏k.</summary>
+    public override long? Macs(MacContext ctx) =>
+        ctx.Input(0) is { } x && ctx.Input(1) is { } w ? checked(MacContext.Product(x) * MacContext.Product(w.AsSpan(1))) : null;
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<int> MacWeightInputs { get; } = [1];
+
     /// <inheritdoc/>
     public override void Couple(CouplingContext ctx)
     {

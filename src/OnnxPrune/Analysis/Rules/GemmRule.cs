@@ -18,6 +18,17 @@ public sealed class GemmRule : OpRule
         ctx.SetOutput(0, a.ElementType, [a.Shape![ta ? 1 : 0], b.Shape![tb ? 0 : 1]]);
     }
 
+    /// <summary>MACs: <c>M·K·N</c> (transA/transB respected).</summary>
+    public override long? Macs(MacContext ctx)
+    {
+        if (ctx.Input(0) is not { Length: 2 } x || ctx.Input(1) is not { Length: 2 } w) return null;
+        bool ta = ctx.Node.Attributes.GetInt("transA", 0) != 0, tb = ctx.Node.Attributes.GetInt("transB", 0) != 0;
+        return checked((ta ? x[1] : x[0]) * (ta ? x[0] : x[1]) * (tb ? w[0] : w[1]));
+    }
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<int> MacWeightInputs { get; } = [0, 1];
+
     /// <inheritdoc/>
     public override void Couple(CouplingContext ctx)
     {

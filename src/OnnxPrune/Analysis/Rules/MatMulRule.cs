@@ -20,6 +20,18 @@ public sealed class MatMulRule : OpRule
         ctx.SetOutput(0, a.ElementType, [.. batch, a.Shape![^2], b.Shape![^1]]);
     }
 
+    /// <summary>MACs: <c>numel(Y)·K</c> (batched, broadcast), K from A's last dim, or from B (its second-to-last
+    /// dim; its only dim when 1-D).</summary>
+    public override long? Macs(MacContext ctx)
+    {
+        var (x, w) = (ctx.Input(0), ctx.Input(1));
+        long? k = x is { Length: > 0 } ? x[^1] : w is { Length: >= 2 } ? w[^2] : w is { Length: 1 } ? w[0] : null;
+        return ctx.Output(0) is { } y && k is long kk ? checked(MacContext.Product(y) * kk) : null;
+    }
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<int> MacWeightInputs { get; } = [0, 1];
+
     /// <inheritdoc/>
     public override void Couple(CouplingContext ctx)
     {

@@ -35,6 +35,9 @@ internal static class RuleHelpers
     }
 
     /// <summary>Spatial output size of a sliding window (Conv, pooling), or unknown.</summary>
+    /// <remarks>Explicit pads: <c>⌊(n + pb + pe − eff) / s⌋ + 1</c>, or with <paramref name="ceil"/> <c>⌈…⌉ + 1</c> less
+    /// one when the last window would start inside the end padding (ONNX's pooling rule, which ONNX Runtime applies:
+    /// <c>(out − 1)·s ≥ n + pb</c>); <c>eff = d·(k − 1) + 1</c>. SAME: <c>⌈n / s⌉</c>; VALID: <c>⌊(n − eff) / s⌋ + 1</c>.</remarks>
     public static Dim Window(Dim input, long kernel, long stride, long dilation, long padBegin, long padEnd, string autoPad, bool ceil = false)
     {
         if (input.Value is not long n) return Dim.Unknown;
@@ -43,8 +46,16 @@ internal static class RuleHelpers
         {
             "SAME_UPPER" or "SAME_LOWER" => new Dim((n + stride - 1) / stride),
             "VALID" => new Dim((n - eff) / stride + 1),
-            _ => new Dim(ceil ? (n + padBegin + padEnd - eff + stride - 1) / stride + 1 : (n + padBegin + padEnd - eff) / stride + 1),
+            _ => new Dim(ceil ? CeilWindows(n, eff, stride, padBegin, padEnd) : (n + padBegin + padEnd - eff) / stride + 1),
         };
+    }
+
+    private static long CeilWindows(long n, long eff, long stride, long padBegin, long padEnd)
+    {
+        long span = n + padBegin + padEnd - eff;
+        long count = (span + stride - 1) / stride + 1;
+        if ((count - 1) * stride >= n + padBegin) count--; // a last window starting in the end padding is dropped
+        return count;
     }
 
     /// <summary>An integer list attribute, or the known values of input <paramref name="input"/> (opset-dependent forms).</summary>

@@ -27,7 +27,8 @@ public sealed class UnaryRule : OpRule
         // Identity and integer Casts keep the tracked elements of shape computations.
         var keep = ctx.Node.OpType is "Identity" or "Cast" && type is ElementType.Int64 or ElementType.Int32 ? x.Elements : null;
         ctx.SetOutput(0, type, x.Shape, keep);
-        if (ctx.Node.OpType == "Dropout") ctx.SetOutput(1, ElementType.Bool, x.Shape);
+        // Dropout's mask is bool from opset 10; before, it has the input's type.
+        if (ctx.Node.OpType == "Dropout") ctx.SetOutput(1, ctx.Opset >= 10 ? ElementType.Bool : x.ElementType, x.Shape);
     }
 
     /// <inheritdoc/>

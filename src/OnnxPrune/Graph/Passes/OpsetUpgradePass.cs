@@ -1,38 +1,59 @@
-using OnnxPrune.Graph;
 using OnnxPrune.Tensors;
 
-namespace OnnxPrune.Training;
+namespace OnnxPrune.Graph.Passes;
 
 /// <summary>
-/// Rewrites a model's default-domain ops from an older opset (7–12) to their opset-13 form and declares opset 16 (no op the
-/// trainer handles changed meaning between 13 and 16; 16 adds the scatter reductions that overlapping MaxPool's and
-/// repeated-index Gather's gradients need); opset 13–15 models only get the new declaration, so the training graph can use the opset-13+ signatures of its backward ops. Only the training copy is rewritten; the exported model
-/// keeps the original graph. Attributes that became inputs (Clip, Pad, Squeeze/Unsqueeze, Split, ReduceSum, Slice,
-/// Dropout, Upsample/Resize) are moved, removed attributes dropped (BatchNormalization's spatial), and Softmax/LogSoftmax
-/// on tensors of rank &gt; 2 get their old "flatten to 2-D" semantics made explicit.
+/// Rewrites a model's default-domain ops from an older opset (7–12) to their opset-13 form and declares opset
+/// <see cref="TargetOpset"/> (16: no op the trainer handles changed meaning between 13 and 16; 16 adds the scatter
+/// reductions that overlapping MaxPool's and repeated-index Gather's gradients need); opset 13–15 models only get the new
+/// declaration (and RoiAlign's old default coordinate mode pinned). Attributes that became inputs (Clip, Pad,
+/// Squeeze/Unsqueeze, Split, ReduceSum, Slice, Dropout, Upsample/Resize) are moved, removed attributes dropped
+/// (BatchNormalization's spatial), and Softmax/LogSoftmax/Hardmax on tensors of rank &gt; 2 get their old "flatten to
+/// 2-D" semantics made explicit. Training runs it on its private copy; the exported model keeps its own opset.
 /// </summary>
-internal static class OpsetUpgrader
+/// <remarks>
+/// <b>Preconditions</b> (all checked before anything is edited; else <see cref="UnsupportedModelException"/> naming the
+/// node): opset ≥ 7; no Add/Sub/Mul/Div with the pre-opset-7 <c>broadcast</c> attribute; every opset &lt; 11 Pad has
+/// pads; the input shape of every Softmax/LogSoftmax/Hardmax is known (from the shape function given to the
+/// constructor); BatchNormalization's training outputs (opset ≤ 9) are unused. <b>Guarantee:</b> graph inputs are
+/// unchanged and outputs keep their order and values up to float rounding (the Softmax reshape is exact); a
+/// Softmax-family output of rank &gt; 2 that is itself a graph output is renamed <c>NAME_restored</c> (the reshape
+/// back produces it); nodes are topologically sorted afterwards.
+/// </remarks>
+public sealed class OpsetUpgradePass : IGraphPass
 {
     /// <summary>The opset written.</summary>
     public const int TargetOpset = 16;
 
-    /// <summary>Upgrades <paramref name="model"/> in place when it imports an opset below <see cref="TargetOpset"/>.</summary>
-    /// <param name="model">The model (a private copy).</param>
-    /// <param name="shapeOf">Static shapes of values (for Softmax), or null when unknown.</param>
-    /// <exception cref="UnsupportedModelException">An op's old form cannot be expressed (legacy broadcast attributes, opset &lt; 7).</exception>
-    public static void Upgrade(OnnxModel model, Func<Value, long[]?> shapeOf)
+    private readonly Func<Value, long[]?> _shapeOf;
+
+    /// <summary>Creates the pass.</summary>
+    /// <param name="shapeOf">Concrete shapes of values (needed for Softmax-family nodes of opset &lt; 13); null: none known.</param>
+    public OpsetUpgradePass(Func<Value, long[]?>? shapeOf = null) => _shapeOf = shapeOf ?? (v => v.Constant?.Shape.ToArray());
+
+    /// <inheritdoc/>
+    public string Name => "opset-upgrade";
+
+    /// <inheritdoc/>
+    public PassResult Run(OnnxModel model, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(model);
         long opset = model.GetOpset("");
-        if (opset >= TargetOpset) return;
+        if (opset >= TargetOpset) return PassResult.Of(Name, 0);
         if (opset >= 13)
         {
             // 13–15 → 16 changes no op's meaning except RoiAlign's default coordinate mode: pin the old one.
+            int pinned = 0;
             foreach (var roi in model.Graph.Nodes.Where(n => n.IsStandard && n.OpType == "RoiAlign" && !n.Attributes.Contains("coordinate_transformation_mode")))
+            {
                 roi.Attributes.Set("coordinate_transformation_mode", "output_half_pixel");
+                pinned++;
+            }
             model.SetOpset("", TargetOpset);
-            return;
+            return new PassResult(Name, pinned + 1, [$"opset {opset} → {TargetOpset}"]);
         }
-        if (opset < 7) throw new UnsupportedModelException($"The model imports opset {opset}; training supports opset 7 and later.");
+        Validate(model, opset);
+        cancellationToken.ThrowIfCancellationRequested();
         var g = model.Graph;
         var b = new GraphBuilder(model);
         foreach (var node in g.Nodes.ToArray())
@@ -41,8 +62,6 @@ internal static class OpsetUpgrader
             var a = node.Attributes;
             switch (node.OpType)
             {
-                case "Add" or "Sub" or "Mul" or "Div" when a.Contains("broadcast"):
-                    throw new UnsupportedModelException($"Node {node.DisplayName} ({node.OpType}) uses the pre-opset-7 broadcast attribute.");
                 case "Clip" when opset < 11:
                 {
                     float min = a.GetFloat("min", float.MinValue), max = a.GetFloat("max", float.MaxValue);
@@ -53,7 +72,7 @@ internal static class OpsetUpgrader
                 }
                 case "Pad" when opset < 11:
                 {
-                    var pads = a.GetInts("pads") ?? a.GetInts("paddings") ?? throw new UnsupportedModelException($"Pad node {node.DisplayName} has no pads.");
+                    var pads = (a.GetInts("pads") ?? a.GetInts("paddings"))!;
                     float value = a.GetFloat("value", 0f);
                     a.Remove("pads"); a.Remove("paddings"); a.Remove("value");
                     g.SetInput(node, 1, b.Int64s("pads", pads));
@@ -101,9 +120,8 @@ internal static class OpsetUpgrader
                 }
                 case "Softmax" or "LogSoftmax" or "Hardmax":
                 {
-                    var shape = shapeOf(node.Input(0)!);
+                    var shape = _shapeOf(node.Input(0)!)!;
                     long axis = a.GetInt("axis", 1);
-                    if (shape is null) throw new UnsupportedModelException($"Node {node.DisplayName}: the input shape is needed to upgrade {node.OpType} to opset 13.");
                     if (axis < 0) axis += shape.Length;
                     if (axis == shape.Length - 1) { a.Set("axis", axis); break; }
                     // Old semantics: flatten to [∏ dims before axis, ∏ dims from axis], normalize rows, reshape back.
@@ -124,14 +142,37 @@ internal static class OpsetUpgrader
         }
         model.SetOpset("", TargetOpset);
         g.TopologicalSort();
+        return new PassResult(Name, 1, [$"opset {opset} → {TargetOpset}"]);
+    }
+
+    // Everything the rewrite would refuse, checked before any edit so a refused model is left as it was.
+    private void Validate(OnnxModel model, long opset)
+    {
+        if (opset < 7) throw new UnsupportedModelException($"The model imports opset {opset}; the upgrade supports opset 7 and later.");
+        foreach (var node in model.Graph.Nodes)
+        {
+            if (!node.IsStandard) continue;
+            var a = node.Attributes;
+            switch (node.OpType)
+            {
+                case "Add" or "Sub" or "Mul" or "Div" when a.Contains("broadcast"):
+                    throw new UnsupportedModelException($"Node {node.DisplayName} ({node.OpType}) uses the pre-opset-7 broadcast attribute.");
+                case "Pad" when opset < 11 && a.GetInts("pads") is null && a.GetInts("paddings") is null:
+                    throw new UnsupportedModelException($"Pad node {node.DisplayName} has no pads.");
+                case "Softmax" or "LogSoftmax" or "Hardmax" when _shapeOf(node.Input(0)!) is null:
+                    throw new UnsupportedModelException($"Node {node.DisplayName}: the input shape is needed to upgrade {node.OpType} to opset 13.");
+                case "BatchNormalization":
+                    for (int i = 1; i < node.Outputs.Count; i++)
+                        if (node.Output(i) is { } o && (o.Consumers.Count > 0 || o.IsGraphOutput))
+                            throw new UnsupportedModelException($"Node {node.DisplayName} ({node.OpType}): output {i} ('{o.Name}') is used; it has no opset-13 form.");
+                    break;
+            }
+        }
     }
 
     /// <summary>Replaces a node by a copy (inputs, attributes, name) with only its first output; the others must be unused.</summary>
-    private static void KeepFirstOutput(Graph.Graph g, Node node)
+    private static void KeepFirstOutput(Graph g, Node node)
     {
-        for (int i = 1; i < node.Outputs.Count; i++)
-            if (node.Output(i) is { } o && (o.Consumers.Count > 0 || o.IsGraphOutput))
-                throw new UnsupportedModelException($"Node {node.DisplayName} ({node.OpType}): output {i} ('{o.Name}') is used; it has no opset-13 form.");
         var copy = g.AddNode(node.OpType, node.Inputs, [node.Output(0)!.Name + "_v13"], name: node.Name + "_v13");
         foreach (var attribute in node.Proto.Attribute) copy.Proto.Attribute.Add(attribute.Clone());
         g.ReplaceAllUses(node.Output(0)!, copy.Output(0)!);

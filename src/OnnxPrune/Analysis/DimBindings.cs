@@ -1,0 +1,47 @@
+using OnnxPrune.Graph;
+
+namespace OnnxPrune.Analysis;
+
+/// <summary>
+/// Concrete values for symbolic dims. The shape engine (<see cref="ShapeInference"/>) works on symbolic shapes; concrete
+/// shapes (for MAC counting, for a training graph at a fixed batch) are the same inference with these bindings
+/// substituted into the graph inputs' and declared values' dims, so there is one set of per-op shape rules.
+/// </summary>
+/// <remarks>Substitution goes through <see cref="Resolve(Dim)"/> only. A dim is a leaf today (a size, a name or
+/// unknown); when dims become expressions over names (symbolic shape evaluation through Shape → Gather → Concat →
+/// Reshape), evaluating an expression under the bindings belongs here, and the rules keep reading <see cref="Dim"/>s.</remarks>
+/// <param name="Dims">Symbolic name → size (e.g. "height" → 640).</param>
+/// <param name="Batch">The size of a data input's first dim when it is symbolic and not in <paramref name="Dims"/>, or
+/// unknown (no size given); null leaves such a dim symbolic.</param>
+public sealed record DimBindings(IReadOnlyDictionary<string, long> Dims, long? Batch = null)
+{
+    /// <summary>No bindings: inference stays symbolic.</summary>
+    public static DimBindings None { get; } = new(new Dictionary<string, long>());
+
+    /// <summary>The dim with its symbol replaced by its bound size when there is one.</summary>
+    public Dim Resolve(Dim dim) => dim.IsKnown || dim.Param is not { } p || !Dims.TryGetValue(p, out var size) ? dim : new Dim(size);
+
+    /// <summary>A shape with every bound symbol replaced; <paramref name="isDataInput"/> also binds the first dim to
+    /// <see cref="Batch"/> when it stays unresolved.</summary>
+    public IReadOnlyList<Dim>? Resolve(IReadOnlyList<Dim>? shape, bool isDataInput = false)
+    {
+        if (shape is null) return null;
+        var result = new Dim[shape.Count];
+        for (int i = 0; i < shape.Count; i++)
+        {
+            result[i] = Resolve(shape[i]);
+            if (i == 0 && isDataInput && !result[i].IsKnown && Batch is long b) result[i] = new Dim(b);
+        }
+        return result;
+    }
+
+    /// <summary>The concrete sizes of a shape under these bindings, or null when a dim stays unresolved.</summary>
+    public long[]? Concrete(IReadOnlyList<Dim>? shape)
+    {
+        if (shape is null) return null;
+        var result = new long[shape.Count];
+        for (int i = 0; i < shape.Count; i++)
+            if (Resolve(shape[i]).Value is long v) result[i] = v; else return null;
+        return result;
+    }
+}
