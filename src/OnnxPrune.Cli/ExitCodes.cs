@@ -15,6 +15,11 @@ internal static class ExitCodes
     /// <summary>The pruned model differs from the masked reference beyond tolerance (prune --verify).</summary>
     public const int VerificationFailed = 8;
     public const int TrainingDiverged = 9;
+    // 10 (malformed scores file) and 11 (non-finite weights) are reserved for the group-keys work (branch `keys`).
+    /// <summary>A data file or folder is malformed (<see cref="DataFormatException"/>).</summary>
+    public const int BadData = 12;
+    /// <summary>A tensor or input has an element type (or kind) with no handling here (<see cref="UnsupportedElementTypeException"/>).</summary>
+    public const int UnsupportedElementType = 13;
     public const int Cancelled = 130;
     public const int Internal = 70;
 
@@ -52,6 +57,8 @@ internal static class ExitCodes
         PruningConstraintException => (PruningConstraint, "pruning constraint"),
         OnnxPrune.Runtime.OnnxRuntimeException => (Runtime, "onnx runtime"),
         OnnxPrune.Training.TrainingDivergedException => (TrainingDiverged, "training diverged"),
+        DataFormatException => (BadData, "invalid data file"),
+        UnsupportedElementTypeException => (UnsupportedElementType, "unsupported element type"),
         OnnxPruneException => (BadModel, "error"),
         FileNotFoundException or DirectoryNotFoundException or IOException or UnauthorizedAccessException => (Io, "i/o error"),
         InvalidDataException => (Io, "invalid data file"),
