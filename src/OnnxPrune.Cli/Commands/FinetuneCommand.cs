@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using OnnxPrune.Data;
 using OnnxPrune.Graph;
 using OnnxPrune.Training;
 
