@@ -92,19 +92,7 @@ public static class RandomInputs
         return tensor;
     }
 
-    /// <summary>Parses <c>NAME=VALUE</c> pairs (e.g. from <c>--dim batch=4</c> or <c>--dim image:2=224</c>).</summary>
-    /// <exception cref="ArgumentException">A pair is malformed or its value is not a non-negative integer.</exception>
-    public static Dictionary<string, long> ParseDims(IEnumerable<string>? pairs)
-    {
-        var result = new Dictionary<string, long>(StringComparer.Ordinal);
-        if (pairs == null) return result;
-        foreach (var pair in pairs)
-        {
-            int eq = pair.LastIndexOf('=');
-            if (eq <= 0 || !long.TryParse(pair.AsSpan(eq + 1), NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) || value < 0)
-                throw new ArgumentException($"Expected NAME=VALUE or INPUT:AXIS=VALUE with a non-negative integer value, got '{pair}'.", nameof(pairs));
-            result[pair[..eq]] = value;
-        }
-        return result;
-    }
+    /// <summary>Parses <c>NAME=VALUE</c> / <c>INPUT:AXIS=VALUE</c> pairs: the one grammar of <see cref="Graph.DimBindings.Parse"/>.</summary>
+    /// <exception cref="ArgumentException">A pair is malformed or its value is not a positive integer.</exception>
+    public static Dictionary<string, long> ParseDims(IEnumerable<string>? pairs) => Graph.DimBindings.Parse(pairs);
 }
