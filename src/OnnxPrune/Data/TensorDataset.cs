@@ -32,6 +32,27 @@ public sealed class TensorDataset : IDataset
         Count = checked((int)n);
     }
 
+    /// <summary>
+    /// Every sample of <paramref name="data"/> in memory (e.g. an <see cref="ImageDataset"/>: input <c>image</c>, target
+    /// <c>label</c>), so targets for more heads can be added with <see cref="WithTarget"/>.
+    /// </summary>
+    public static TensorDataset From(IDataset data)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        var all = data.GetBatch(Enumerable.Range(0, data.Count).ToArray());
+        return new TensorDataset(data.Name, all.Inputs, all.Targets);
+    }
+
+    /// <summary>A copy with one more target (or a replaced one), e.g. a derived coarse label or a reconstruction target.</summary>
+    /// <exception cref="ArgumentException">The target's first axis is not the sample count.</exception>
+    public TensorDataset WithTarget(string name, Tensor target)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentNullException.ThrowIfNull(target);
+        var targets = new Dictionary<string, Tensor>(_targets, StringComparer.Ordinal) { [name] = target };
+        return new TensorDataset(Name, _inputs, targets);
+    }
+
     /// <inheritdoc/>
     public string Name { get; }
 
