@@ -44,7 +44,7 @@ public sealed record FinetuneOptions
     /// <summary>Evaluation data given directly (with <see cref="Train"/>); null: no evaluation.</summary>
     public IDataset? Test { get; init; }
 
-    /// <summary>Re-estimate BatchNormalization statistics from this many training batches before training (0: off; image data only).</summary>
+    /// <summary>Re-estimate BatchNormalization statistics from this many training batches before training (0: off).</summary>
     public int RecalibrationBatches { get; init; }
 
     /// <summary>Evaluate before training too (the report's <see cref="FinetuneReport.Before"/>).</summary>
@@ -124,10 +124,8 @@ public sealed class FineTuner
         RecalibrationResult? recalibration = null;
         if (options.RecalibrationBatches > 0)
         {
-            if (train is not ImageDataset images)
-                throw new ArgumentException($"BatchNormalization recalibration reads image data sets; {train.Name} is not one.", nameof(options));
             progress?.Report(new FinetuneProgress(FinetuneStage.Recalibrate, $"recalibrating BatchNormalization from {options.RecalibrationBatches} batches"));
-            recalibration = await Task.Run(() => BatchNormRecalibrator.Recalibrate(work, images, options.RecalibrationBatches, trainer.BatchSize, trainer.Seed,
+            recalibration = await Task.Run(() => BatchNormRecalibrator.Recalibrate(work, train, options.RecalibrationBatches, trainer.BatchSize, trainer.Seed,
                 cancellationToken: cancellationToken), cancellationToken).ConfigureAwait(false);
             progress?.Report(new FinetuneProgress(FinetuneStage.Recalibrate, $"recalibrated {recalibration.Layers} BatchNormalization layer(s) from {recalibration.Images} images"));
             Lap("recalibrate");

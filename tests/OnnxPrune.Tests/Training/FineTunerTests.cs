@@ -88,6 +88,21 @@ public class FineTunerTests
         Assert.That(result.Evaluation!.Accuracy, Is.GreaterThan(0.4), "10 classes: chance is 0.1");
     }
 
+    [Test]
+    public void RecalibrationReadsAnyDatasetLikeItsImages()
+    {
+        // The same samples as a TensorDataset (as a multi-head task would hold them) give the same statistics.
+        var a = TrainerTests.TinyCnn();
+        var b = TrainerTests.TinyCnn();
+        var ra = BatchNormRecalibrator.Recalibrate(a, Train, 3, 32, seed: 5);
+        var rb = BatchNormRecalibrator.Recalibrate(b, TensorDataset.From(Train).WithTarget("extra", OnnxPrune.Tensors.Tensor.Zeros(OnnxPrune.Tensors.ElementType.Float, Train.Count)), 3, 32, seed: 5);
+        Assert.That(rb, Is.EqualTo(ra));
+        float[] Stat(OnnxModel m, string name) => m.Graph.Constants.Single(c => c.Name == name).Data.AsSpan<float>().ToArray();
+        Assert.That(Stat(b, "bn.mean"), Is.EqualTo(Stat(a, "bn.mean")));
+        Assert.That(Stat(b, "bn.var"), Is.EqualTo(Stat(a, "bn.var")));
+        Assert.That(Stat(a, "bn.mean"), Has.Some.Not.EqualTo(0f), "the statistics moved");
+    }
+
     private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
     {
         public void Report(T value) => report(value);
