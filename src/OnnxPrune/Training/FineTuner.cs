@@ -134,7 +134,7 @@ public sealed class FineTuner
         EvaluationResult? before = null;
         if (options.EvaluateBefore && test is not null)
         {
-            before = await Task.Run(() => Evaluate(work, test, trainer, options.EvaluationBatchSize, sessionOptions, cancellationToken), cancellationToken).ConfigureAwait(false);
+            before = await Task.Run(() => Evaluator.EvaluateAsTrained(work, test, trainer.Losses ?? [trainer.Loss], options.EvaluationBatchSize, sessionOptions, cancellationToken), cancellationToken).ConfigureAwait(false);
             progress?.Report(new FinetuneProgress(FinetuneStage.Evaluate,
                 FormattableString.Invariant($"before training: {test.Name} accuracy {before.Accuracy:P2}, loss {before.Loss:F4}")));
             Lap("evaluate");
@@ -168,15 +168,6 @@ public sealed class FineTuner
         var train = TaskData.ForTask(TaskData.Load(options.Data, train: true), options.Classes, outputs);
         var test = TaskData.ForTask(TaskData.Load(options.Data, train: false), options.Classes, outputs);
         return (train, test);
-    }
-
-    /// <summary>Scores a model as the trainer will: top-1 and cross-entropy for one class head on images, else per head.</summary>
-    private static EvaluationResult Evaluate(OnnxModel model, IDataset data, TrainerOptions trainer, int batchSize, SessionOptions sessionOptions, CancellationToken ct)
-    {
-        var heads = trainer.Losses ?? [trainer.Loss];
-        return data is ImageDataset images && heads.Count == 1 && heads[0].Kind == LossKind.SoftmaxCrossEntropy
-            ? Evaluator.Evaluate(model, images, batchSize, sessionOptions, ct)
-            : Evaluator.Evaluate(model, data, heads, batchSize, sessionOptions, ct);
     }
 
     /// <summary>Reports synchronously on the reporting thread (no SynchronizationContext hop).</summary>

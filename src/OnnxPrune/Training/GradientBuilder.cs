@@ -84,6 +84,8 @@ public static class GradientBuilder
         var specs = options.Losses ?? [options.Loss];
         if (specs.Count == 0) throw new ArgumentException("At least one loss is needed.", nameof(options));
         var headIndex = specs.Select(s => OutputIndexOf(g, s)).ToArray();
+        if (headIndex.Distinct().Count() != headIndex.Length)
+            throw new ArgumentException("Each output takes one loss (blend cross-entropy and distillation in one LossOptions).", nameof(options));
         if (specs.Count(s => s.DistillationWeight > 0) > 1) throw new ArgumentException("At most one head distils from the teacher.", nameof(options));
         var ancestors = new HashSet<Value>();
         foreach (var i in headIndex) ancestors.UnionWith(Ancestors(g.Outputs[i]));
@@ -143,7 +145,7 @@ public static class GradientBuilder
         // ---- loss and its gradient, per head; one head of weight 1 is the loss itself (no scaling ops)
         var forwardNodes = g.Nodes.ToArray();
         var heads = new List<(LossBuilder.Result Result, Value Output, LossOptions Spec)>();
-        var grads = new Dictionary<Value, Value>();
+        var grads = new Dictionary<Value, Value>(); // one seed per head output (outputs are distinct)
         Value? total = null;
         for (int h = 0; h < zs.Length; h++)
         {
@@ -151,7 +153,7 @@ public static class GradientBuilder
             var r = LossBuilder.Emit(context, zs[h], context.ShapeOf(zs[h]), spec, batch);
             bool unit = spec.Weight == 1f;
             var dz = unit ? r.OutputGradient : context.Mul(r.OutputGradient, spec.Weight);
-            grads[zs[h]] = grads.TryGetValue(zs[h], out var prev) ? context.Add(prev, dz) : dz;
+            grads[zs[h]] = dz;
             var weighted = unit ? r.Loss : context.Mul(r.Loss, spec.Weight);
             total = total is null ? weighted : context.Add(total, weighted);
             heads.Add((r, zs[h], spec));

@@ -15,6 +15,19 @@ public sealed record HeadEvaluation(string Output, LossKind Kind, double Loss, d
 public static partial class Evaluator
 {
     /// <summary>
+    /// Scores a model the way it trains: top-1 and cross-entropy of the first output for one cross-entropy head on image
+    /// data (exactly the single-head numbers), else each head (the per-head overload).
+    /// </summary>
+    internal static EvaluationResult EvaluateAsTrained(OnnxModel model, IDataset data, IReadOnlyList<LossOptions> heads, int batchSize,
+        SessionOptions sessionOptions, CancellationToken cancellationToken) =>
+        data is ImageDataset images && heads.Count == 1 && heads[0].Kind == LossKind.SoftmaxCrossEntropy && IsFirstOutput(model, heads[0])
+            ? Evaluate(model, images, batchSize, sessionOptions, cancellationToken)
+            : Evaluate(model, data, heads, batchSize, sessionOptions, cancellationToken);
+
+    private static bool IsFirstOutput(OnnxModel model, LossOptions head) =>
+        head.Output is { } name ? model.Graph.Outputs.Count > 0 && model.Graph.Outputs[0].Name == name : head.OutputIndex == 0;
+
+    /// <summary>
     /// Scores every head of <paramref name="model"/> on <paramref name="data"/> (in order): each <see cref="LossOptions"/>
     /// names its output and the target it reads, as in training. The result's <see cref="EvaluationResult.Accuracy"/> is the
     /// first cross-entropy head's (NaN without one), its <see cref="EvaluationResult.Loss"/> the weighted sum of head losses

@@ -154,9 +154,7 @@ public sealed class Trainer : IDisposable
             windowSteps++;
             bool last = step == total - 1;
             bool evalNow = validation is not null && (last || (_options.EvaluationInterval > 0 && (step + 1) % _options.EvaluationInterval == 0));
-            if (evalNow) evaluation = validation is ImageDataset imageSet && _graph.Heads.Count == 1 && _graph.Heads[0].Loss.Kind == LossKind.SoftmaxCrossEntropy
-                ? Evaluator.Evaluate(ExportModel(), imageSet, 256, _sessionOptions, ct)
-                : Evaluator.Evaluate(ExportModel(), validation!, _graph.Heads.Select(h => h.Loss with { Output = h.Output }).ToArray(), 256, _sessionOptions, ct);
+            if (evalNow) evaluation = Evaluator.EvaluateAsTrained(ExportModel(), validation!, _graph.Heads.Select(h => h.Loss with { Output = h.Output }).ToArray(), 256, _sessionOptions, ct);
             if (last || evalNow || (step + 1) % Math.Max(1, _options.ProgressInterval) == 0)
             {
                 double seconds = (clock.ElapsedTicks - windowStart) / (double)Stopwatch.Frequency;

@@ -116,5 +116,6 @@ public class MultiHeadTrainingTests
             Assert.That(e.Message, Does.Contain(logits).And.Contain("int64"));
         }
         Assert.Throws<ArgumentException>(() => new Trainer(model, options with { Losses = [LossOptions.MeanSquared("no-such-output")] }));
+        Assert.Throws<ArgumentException>(() => new Trainer(model, options with { Losses = [LossOptions.CrossEntropy(logits), LossOptions.MeanSquared(logits)] }), "one loss per output");
     }
 }
