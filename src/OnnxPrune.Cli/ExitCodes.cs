@@ -19,6 +19,10 @@ internal static class ExitCodes
     public const int ScoresFormat = 10;
     /// <summary>A weight holds NaN or ±infinity, so it cannot be scored.</summary>
     public const int NonFiniteWeights = 11;
+    /// <summary>A data file or folder is malformed (<see cref="DataFormatException"/>).</summary>
+    public const int BadData = 12;
+    /// <summary>A tensor or input has an element type (or kind) with no handling here (<see cref="UnsupportedElementTypeException"/>).</summary>
+    public const int UnsupportedElementType = 13;
     public const int Cancelled = 130;
     public const int Internal = 70;
 
@@ -59,6 +63,8 @@ internal static class ExitCodes
         OnnxPrune.Pruning.Importance.ScoresFormatException => (ScoresFormat, "invalid scores file"),
         OnnxPrune.Pruning.NonFiniteWeightsException => (NonFiniteWeights, "non-finite weights"),
         OnnxPrune.Analysis.ModelMismatchException => (Usage, "wrong model"),
+        DataFormatException => (BadData, "invalid data file"),
+        UnsupportedElementTypeException => (UnsupportedElementType, "unsupported element type"),
         OnnxPruneException => (BadModel, "error"),
         FileNotFoundException or DirectoryNotFoundException or IOException or UnauthorizedAccessException => (Io, "i/o error"),
         InvalidDataException => (Io, "invalid data file"),

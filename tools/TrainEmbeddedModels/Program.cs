@@ -49,7 +49,7 @@ var options = kind == "resnet"
     }
     : new TrainerOptions
     {
-        BatchSize = batch, Epochs = epochs, Seed = seed, IntraOpThreads = threads,
+        BatchSize = batch, Epochs = epochs, Seed = seed, IntraOpThreads = threads, BatchNorm = BatchNormMode.Frozen,
         Optimizer = new OptimizerOptions { Kind = OptimizerKind.AdamW, WeightDecay = 0.05f },
         Schedule = new LearningRateSchedule { BaseRate = float.Parse(Arg("--lr", "0.002"), ci), Kind = ScheduleKind.Cosine, WarmupSteps = warmup >= 0 ? warmup : Math.Min(500, steps / 10) },
         Loss = new LossOptions { LabelSmoothing = 0.05f },

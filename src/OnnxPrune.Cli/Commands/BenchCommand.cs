@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using OnnxPrune.Graph;
 using OnnxPrune.Runtime;
 
 namespace OnnxPrune.Cli.Commands;
@@ -48,7 +49,7 @@ internal static class BenchCommand
         if (warmup < 0) throw new ArgumentException("--warmup must be >= 0.");
         var options = new SessionOptions { IntraOpThreads = threads, AllowSpinning = spin, Provider = provider };
         using var session = new InferenceSession(model.FullName, options);
-        var inputs = RandomInputs.Create(session.Inputs, seed, RandomInputs.ParseDims(dimSpecs));
+        var inputs = RandomInputs.Create(session.Inputs, seed, DimBindings.Parse(dimSpecs));
         using var binding = session.CreateBinding(inputs);
         var stats = LatencyBenchmark.Measure(binding.Run, warmup, runs);
 

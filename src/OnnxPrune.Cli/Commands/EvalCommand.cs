@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using OnnxPrune.Data;
 using OnnxPrune.Graph;
 using OnnxPrune.Runtime;
 using OnnxPrune.Training;

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using System.Globalization;
+using OnnxPrune.Data;
 using OnnxPrune.Graph;
 using OnnxPrune.Training;
 
@@ -30,8 +30,7 @@ internal static class FinetuneCommand
         var distillWeight = new Option<float>("--distill-weight") { Description = "Weight of the distillation term.", DefaultValueFactory = _ => 0.5f };
         var temperature = new Option<float>("--temperature") { Description = "Distillation temperature.", DefaultValueFactory = _ => 4f };
         var recalibrate = new Option<int>("--recalibrate-bn") { Description = "Re-estimate BatchNormalization statistics from this many batches before training." };
-        // Batch statistics by default, as fine-tuning does in training mode elsewhere: with frozen statistics a
-        // channel whose running variance is tiny amplifies gradients and SGD at lr 0.01 diverged on fmnist-resnet.
+        // Every default here is the library's (TrainerOptions.For, FinetuneOptions): the verb only binds.
         var bnMode = new Option<string>("--bn")
         {
             Description = "BatchNormalization while training: batch (batch statistics, running stats updated) or frozen (running statistics).",
@@ -48,56 +47,42 @@ internal static class FinetuneCommand
         command.SetAction(async (parse, cancellationToken) =>
         {
             var model = OnnxModel.Load(parse.GetValue(input)!.FullName);
-            var taskClasses = TaskData.ParseClasses(parse.GetValue(classes));
-            var dataSpec = parse.GetValue(data)!;
-            long outputs = TaskData.OutputClasses(model);
-            var train = TaskData.ForTask(TaskData.Load(dataSpec, train: true), taskClasses, outputs);
-            var test = TaskData.ForTask(TaskData.Load(dataSpec, train: false), taskClasses, outputs);
-            bool adamw = parse.GetValue(optimizer) == "adamw";
-            int seedValue = parse.GetValue(seed);
-            if (parse.GetValue(recalibrate) is > 0 and var n)
-            {
-                var r = BatchNormRecalibrator.Recalibrate(model, train, n, parse.GetValue(batch), seedValue, cancellationToken: cancellationToken);
-                Console.Error.WriteLine($"recalibrated {r.Layers} BatchNormalization layer(s) from {r.Images} images");
-            }
+            var kind = parse.GetValue(optimizer) == "adamw" ? OptimizerKind.AdamW : OptimizerKind.Sgd;
+            var defaults = TrainerOptions.For(kind);
             var teacherFile = parse.GetValue(teacher);
-            var options = new TrainerOptions
+            var options = new FinetuneOptions
             {
-                BatchSize = parse.GetValue(batch),
-                Steps = parse.GetValue(steps),
-                Epochs = parse.GetValue(epochs),
-                Seed = seedValue,
-                IntraOpThreads = parse.GetValue(threads),
-                BatchNorm = parse.GetValue(bnMode) == "frozen" ? BatchNormMode.Frozen : BatchNormMode.BatchStatistics,
-                Optimizer = new OptimizerOptions
+                Data = parse.GetValue(data)!,
+                Classes = TaskData.ParseClasses(parse.GetValue(classes)),
+                RecalibrationBatches = parse.GetValue(recalibrate),
+                Trainer = defaults with
                 {
-                    Kind = adamw ? OptimizerKind.AdamW : OptimizerKind.Sgd,
-                    WeightDecay = parse.GetValue(weightDecay) ?? (adamw ? 0.05f : 5e-4f),
+                    BatchSize = parse.GetValue(batch),
+                    Steps = parse.GetValue(steps),
+                    Epochs = parse.GetValue(epochs),
+                    Seed = parse.GetValue(seed),
+                    IntraOpThreads = parse.GetValue(threads),
+                    BatchNorm = parse.GetValue(bnMode) == "frozen" ? BatchNormMode.Frozen : BatchNormMode.BatchStatistics,
+                    Optimizer = defaults.Optimizer with { WeightDecay = parse.GetValue(weightDecay) ?? defaults.Optimizer.WeightDecay },
+                    Schedule = defaults.Schedule with { BaseRate = parse.GetValue(lr) ?? defaults.Schedule.BaseRate, WarmupSteps = parse.GetValue(warmup) },
+                    Loss = new LossOptions
+                    {
+                        LabelSmoothing = parse.GetValue(smoothing),
+                        DistillationWeight = teacherFile is null ? 0 : parse.GetValue(distillWeight),
+                        Temperature = parse.GetValue(temperature),
+                    },
+                    Teacher = teacherFile is null ? null : OnnxModel.Load(teacherFile.FullName),
+                    ProgressInterval = 20,
                 },
-                Schedule = new LearningRateSchedule
-                {
-                    BaseRate = parse.GetValue(lr) ?? (adamw ? 5e-4f : 0.01f), Kind = ScheduleKind.Cosine, WarmupSteps = parse.GetValue(warmup),
-                },
-                Loss = new LossOptions
-                {
-                    LabelSmoothing = parse.GetValue(smoothing),
-                    DistillationWeight = teacherFile is null ? 0 : parse.GetValue(distillWeight),
-                    Temperature = parse.GetValue(temperature),
-                },
-                Teacher = teacherFile is null ? null : OnnxModel.Load(teacherFile.FullName),
-                ProgressInterval = 20,
             };
-            var before = Evaluator.Evaluate(model, test, 256, cancellationToken: cancellationToken);
-            Console.Error.WriteLine(FormattableString.Invariant($"before training: {test.Name} accuracy {before.Accuracy:P2}, loss {before.Loss:F4}"));
-            using var trainer = new Trainer(model, options);
             var progress = new StderrProgress();
-            var result = await trainer.TrainAsync(train, test, progress, cancellationToken);
+            var (tuned, report) = await FineTuner.Default.FinetuneAsync(model, options, progress, cancellationToken);
             progress.Finish();
-            var tuned = trainer.ExportModel();
-            tuned.Save(parse.GetValue(output)!.FullName);
-            var after = result.Evaluation!;
+            var outPath = parse.GetValue(output)!.FullName;
+            tuned.Save(outPath);
+            var (before, after) = (report.Before!, report.After!);
             Console.WriteLine(FormattableString.Invariant(
-                $"{parse.GetValue(output)!.FullName}: {result.Steps} steps in {result.Seconds:F1} s; {test.Name} accuracy {before.Accuracy:P2} → {after.Accuracy:P2}, loss {before.Loss:F4} → {after.Loss:F4}"));
+                $"{outPath}: {report.Training.Steps} steps in {report.Training.Seconds:F1} s; {report.TestData} accuracy {before.Accuracy:P2} → {after.Accuracy:P2}, loss {before.Loss:F4} → {after.Loss:F4}"));
             return ExitCodes.Ok;
         });
         return command;
@@ -107,14 +92,20 @@ internal static class FinetuneCommand
     /// On a terminal, one updating line on stderr with a bar and the time left (a new line per evaluation); redirected,
     /// plain lines that a log keeps.
     /// </summary>
-    private sealed class StderrProgress : IProgress<TrainingProgress>
+    private sealed class StderrProgress : IProgress<FinetuneProgress>
     {
         private const int BarWidth = 20;
         private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
         private bool _open;
 
-        public void Report(TrainingProgress value)
+        public void Report(FinetuneProgress report)
         {
+            if (report.Training is not { } value)
+            {
+                if (report.Stage is FinetuneStage.Recalibrate or FinetuneStage.Evaluate && !report.Message.StartsWith("recalibrating", StringComparison.Ordinal))
+                    Console.Error.WriteLine(report.Message);
+                return;
+            }
             var line = value.ToString();
             if (Console.IsErrorRedirected) { Console.Error.WriteLine(line); return; }
             double done = value.TotalSteps > 0 ? Math.Clamp((double)value.Step / value.TotalSteps, 0, 1) : 0;

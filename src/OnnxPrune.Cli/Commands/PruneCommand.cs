@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
@@ -47,7 +46,7 @@ internal static class PruneCommand
         var seed = new Option<long>("--seed") { Description = "Seed for the random criterion, tie-breaks and verification inputs.", DefaultValueFactory = _ => 0 };
         var dims = new Option<string[]>("--dim")
         {
-            Description = "Value of a symbolic input dim for MAC counting, NAME=VALUE (repeatable; the batch defaults to 1).",
+            Description = "Value of a symbolic input dim for MAC counting, NAME=VALUE (repeatable; the batch defaults to 1; same grammar as run/bench).",
             DefaultValueFactory = _ => Array.Empty<string>(),
         };
         var report = new Option<FileInfo?>("--report") { Description = "Write a JSON report here." };
@@ -62,8 +61,8 @@ internal static class PruneCommand
         };
         command.SetAction(async (parse, ct) =>
         {
-            var budget = Budget(parse.GetValue(ratio), parse.GetValue(global), parse.GetValue(targetParams), parse.GetValue(targetMacs), parse.GetValue(targetBytes));
-            if (parse.GetValue(perCost) && budget is not TargetBudget) throw new ArgumentException("--per-cost goes with --target-params, --target-macs or --target-bytes.");
+            var ranking = parse.GetValue(perCost) ? UnitRanking.ScorePerCost : UnitRanking.Score;
+            var budget = PruningBudget.Select(parse.GetValue(ratio), parse.GetValue(global), parse.GetValue(targetParams), parse.GetValue(targetMacs), parse.GetValue(targetBytes), ranking);
             long s = parse.GetValue(seed);
             var options = new PruneOptions
             {
@@ -75,9 +74,9 @@ internal static class PruneCommand
                     MinKeep = parse.GetValue(minKeep),
                     ProtectedNodes = parse.GetValue(protect)!,
                     Seed = s,
-                    Ranking = parse.GetValue(perCost) ? UnitRanking.ScorePerCost : UnitRanking.Score,
+                    Ranking = ranking,
                 },
-                Cost = new CostOptions { Dims = ParseDims(parse.GetValue(dims)!) },
+                Cost = new CostOptions { Dims = DimBindings.Parse(parse.GetValue(dims)) },
             };
             if (parse.GetValue(verify))
                 options = options with { Verify = new VerificationOptions { Seed = unchecked((int)s), Dims = options.Cost.Dims } };
@@ -91,32 +90,6 @@ internal static class PruneCommand
             return result.Verification is { Passed: false } ? ExitCodes.VerificationFailed : ExitCodes.Ok;
         });
         return command;
-    }
-
-    /// <summary>The budget from the mutually exclusive options.</summary>
-    internal static PruningBudget Budget(double? ratio, bool global, long? targetParams, long? targetMacs, long? targetBytes)
-    {
-        int given = (ratio.HasValue ? 1 : 0) + (targetParams.HasValue ? 1 : 0) + (targetMacs.HasValue ? 1 : 0) + (targetBytes.HasValue ? 1 : 0);
-        if (given != 1) throw new ArgumentException("Give exactly one of --ratio, --target-params, --target-macs, --target-bytes.");
-        if (global && !ratio.HasValue) throw new ArgumentException("--global goes with --ratio (targets always rank globally).");
-        if (ratio is double r) return global ? new GlobalRatioBudget(r) : new UniformRatioBudget(r);
-        if (targetParams is long p) return new TargetBudget(CostMetric.Parameters, p);
-        if (targetMacs is long m) return new TargetBudget(CostMetric.Macs, m);
-        return new TargetBudget(CostMetric.WeightBytes, targetBytes!.Value);
-    }
-
-    /// <summary>Parses NAME=VALUE pairs.</summary>
-    internal static IReadOnlyDictionary<string, long> ParseDims(IEnumerable<string> pairs)
-    {
-        var result = new Dictionary<string, long>(StringComparer.Ordinal);
-        foreach (var pair in pairs)
-        {
-            int eq = pair.IndexOf('=');
-            if (eq <= 0 || !long.TryParse(pair.AsSpan(eq + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var v) || v <= 0)
-                throw new ArgumentException($"--dim '{pair}': expected NAME=VALUE with a positive integer value.");
-            result[pair[..eq]] = v;
-        }
-        return result;
     }
 
     private static readonly JsonSerializerOptions ReportJson = new(Json.Options) { Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) } };

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using OnnxPrune.Onnx;
+using OnnxPrune.Graph;
 using OnnxPrune.Runtime;
 using OnnxPrune.Tensors;
 
@@ -61,7 +62,7 @@ internal static class RunCommand
         if (random)
         {
             var missing = session.Inputs.Where(i => !feeds.ContainsKey(i.Name)).ToList();
-            foreach (var (name, tensor) in RandomInputs.Create(missing, seed, RandomInputs.ParseDims(dimSpecs)))
+            foreach (var (name, tensor) in RandomInputs.Create(missing, seed, DimBindings.Parse(dimSpecs)))
                 feeds[name] = tensor;
         }
         else if (dimSpecs.Length > 0)

@@ -14,12 +14,14 @@ public sealed record Augmentation
 }
 
 /// <summary>
-/// Seeded shuffling and batching of an <see cref="ImageDataset"/> into [B, C, H, W] float and [B] int64 tensors,
-/// with optional augmentation. The same seed gives the same batches.
+/// Seeded shuffling and batching of an <see cref="IDataset"/> into <see cref="DataBatch"/>es (for an
+/// <see cref="ImageDataset"/> also as [B, C, H, W] float and [B] int64 tensors), with optional augmentation of image
+/// batches. The same seed gives the same batches.
 /// </summary>
 public sealed class BatchSampler
 {
-    private readonly ImageDataset _data;
+    private readonly IDataset _data;
+    private readonly ImageDataset? _images;
     private readonly int _batchSize;
     private readonly Augmentation _augmentation;
     private readonly Random _random;
@@ -31,15 +33,18 @@ public sealed class BatchSampler
     /// <param name="batchSize">Images per batch.</param>
     /// <param name="seed">Seed for shuffling and augmentation.</param>
     /// <param name="shuffle">Shuffle each epoch (training) or keep order (evaluation).</param>
-    /// <param name="augmentation">Augmentations; default none.</param>
-    public BatchSampler(ImageDataset data, int batchSize, int seed, bool shuffle = true, Augmentation? augmentation = null)
+    /// <param name="augmentation">Augmentations (of <see cref="ImageDataset"/> images only); default none.</param>
+    /// <exception cref="ArgumentException">Augmentation asked of data that are not an <see cref="ImageDataset"/>.</exception>
+    public BatchSampler(IDataset data, int batchSize, int seed, bool shuffle = true, Augmentation? augmentation = null)
     {
         ArgumentNullException.ThrowIfNull(data);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         if (data.Count == 0) throw new ArgumentException($"{data.Name} is empty.", nameof(data));
         _data = data;
+        _images = data as ImageDataset;
         _batchSize = batchSize;
         _augmentation = augmentation ?? Augmentation.None;
+        if (_images is null && Augments) throw new ArgumentException($"{data.Name}: augmentation applies to image data sets only.", nameof(augmentation));
         _random = new Random(seed);
         Shuffle = shuffle;
         _order = Enumerable.Range(0, data.Count).ToArray();
@@ -55,19 +60,13 @@ public sealed class BatchSampler
     /// <summary>Batches per epoch (the last one may be smaller).</summary>
     public int BatchesPerEpoch => (_data.Count + _batchSize - 1) / _batchSize;
 
-    /// <summary>The next full-size batch, wrapping into a new (reshuffled) epoch as needed.</summary>
-    public (Tensor Images, Tensor Labels) Next()
-    {
-        var indices = new int[_batchSize];
-        for (int i = 0; i < _batchSize; i++)
-        {
-            if (_position == _order.Length) NewEpoch();
-            indices[i] = _order[_position++];
-        }
-        return Make(indices);
-    }
+    /// <summary>The next full-size batch of images and labels (an <see cref="ImageDataset"/>'s), wrapping into a new (reshuffled) epoch as needed.</summary>
+    public (Tensor Images, Tensor Labels) Next() => Make(NextIndices());
 
-    /// <summary>One pass in order, the last batch possibly smaller (for evaluation).</summary>
+    /// <summary>The next full-size batch, wrapping into a new (reshuffled) epoch as needed.</summary>
+    public DataBatch NextBatch() => MakeBatch(NextIndices());
+
+    /// <summary>One pass of images and labels in order, the last batch possibly smaller (for evaluation).</summary>
     public IEnumerable<(Tensor Images, Tensor Labels)> Epochs()
     {
         for (int start = 0; start < _data.Count; start += _batchSize)
@@ -75,6 +74,38 @@ public sealed class BatchSampler
             int n = Math.Min(_batchSize, _data.Count - start);
             yield return Make(_order.AsSpan(start, n).ToArray());
         }
+    }
+
+    /// <summary>One pass in order, the last batch possibly smaller (for evaluation).</summary>
+    public IEnumerable<DataBatch> Batches()
+    {
+        for (int start = 0; start < _data.Count; start += _batchSize)
+        {
+            int n = Math.Min(_batchSize, _data.Count - start);
+            yield return MakeBatch(_order.AsSpan(start, n).ToArray());
+        }
+    }
+
+    private bool Augments => _augmentation.RandomCropPadding > 0 || _augmentation.HorizontalFlip;
+
+    private int[] NextIndices()
+    {
+        var indices = new int[_batchSize];
+        for (int i = 0; i < _batchSize; i++)
+        {
+            if (_position == _order.Length) NewEpoch();
+            indices[i] = _order[_position++];
+        }
+        return indices;
+    }
+
+    private DataBatch MakeBatch(int[] indices)
+    {
+        if (_images is null) return _data.GetBatch(indices);
+        var (images, labels) = Make(indices);
+        return new DataBatch(
+            new Dictionary<string, Tensor>(StringComparer.Ordinal) { [ImageDataset.InputKey] = images },
+            new Dictionary<string, Tensor>(StringComparer.Ordinal) { [ImageDataset.LabelKey] = labels });
     }
 
     private void NewEpoch()
@@ -86,14 +117,15 @@ public sealed class BatchSampler
 
     private (Tensor, Tensor) Make(int[] indices)
     {
-        var images = _data.ImagesTensor(indices);
-        if (_augmentation.RandomCropPadding > 0 || _augmentation.HorizontalFlip) Augment(images.AsSpan<float>(), indices.Length);
-        return (images, _data.LabelsTensor(indices));
+        var data = _images ?? throw new InvalidOperationException($"{_data.Name} is not an image data set; use NextBatch or Batches.");
+        var images = data.ImagesTensor(indices);
+        if (Augments) Augment(images.AsSpan<float>(), indices.Length);
+        return (images, data.LabelsTensor(indices));
     }
 
     private void Augment(Span<float> batch, int count)
     {
-        int c = _data.Channels, h = _data.Height, w = _data.Width, pad = _augmentation.RandomCropPadding;
+        int c = _images!.Channels, h = _images.Height, w = _images.Width, pad = _augmentation.RandomCropPadding;
         var scratch = new float[c * h * w];
         for (int n = 0; n < count; n++)
         {

@@ -30,7 +30,7 @@ public static class FashionMnist
         var (imageDims, pixels) = IdxFile.ReadBytes(images);
         var (labelDims, labelBytes) = IdxFile.ReadBytes(labels);
         if (imageDims.Length != 3 || labelDims.Length != 1 || imageDims[0] != labelDims[0])
-            throw new InvalidDataException($"{images}: expected [N,28,28] images and [N] labels, got [{string.Join(",", imageDims)}] and [{string.Join(",", labelDims)}].");
+            throw new DataFormatException(images, $"{images}: expected [N,28,28] images and [N] labels, got [{string.Join(",", imageDims)}] and [{string.Join(",", labelDims)}].");
         var floats = new float[pixels.Length];
         for (int i = 0; i < pixels.Length; i++) floats[i] = pixels[i] / 255f;
         var ls = new long[labelBytes.Length];

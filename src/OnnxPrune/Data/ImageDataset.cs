@@ -3,10 +3,18 @@ using OnnxPrune.Tensors;
 namespace OnnxPrune.Data;
 
 /// <summary>
-/// An in-memory labelled image set: images as float32 in [0, 1], layout [N, C, H, W], labels 0..ClassCount-1.
+/// An in-memory labelled image set: images as float32 in [0, 1], layout [N, C, H, W], labels 0..ClassCount-1. As an
+/// <see cref="IDataset"/> a batch holds the images under <see cref="InputKey"/> (bound to a model's single data input) and the
+/// class ids as int64 [B] under <see cref="LabelKey"/>.
 /// </summary>
-public sealed class ImageDataset
+public sealed class ImageDataset : IDataset
 {
+    /// <summary>The key of the images in a <see cref="DataBatch"/>.</summary>
+    public const string InputKey = "image";
+
+    /// <summary>The key of the class ids (int64 [B]) in a <see cref="DataBatch"/>'s targets.</summary>
+    public const string LabelKey = "label";
+
     private readonly float[] _images;
     private readonly long[] _labels;
 
@@ -115,6 +123,14 @@ public sealed class ImageDataset
         for (int i = 0; i < indices.Length; i++) dst[i] = _labels[indices[i]];
         return t;
     }
+
+    /// <inheritdoc/>
+    public DataBatch GetBatch(ReadOnlySpan<int> indices) => new(
+        new Dictionary<string, Tensor>(StringComparer.Ordinal) { [InputKey] = ImagesTensor(indices) },
+        new Dictionary<string, Tensor>(StringComparer.Ordinal) { [LabelKey] = LabelsTensor(indices) });
+
+    /// <summary>One pass in order, 64 images per batch.</summary>
+    public IAsyncEnumerable<DataBatch> GetBatchesAsync(CancellationToken cancellationToken = default) => DataProviders.InOrder(this, 64, cancellationToken);
 
     private ImageDataset Take(int[] indices, string name, Func<int, long> label, IReadOnlyList<string> classNames)
     {

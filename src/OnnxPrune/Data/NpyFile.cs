@@ -21,34 +21,34 @@ public static partial class NpyFile
     };
 
     /// <summary>Reads a .npy file.</summary>
-    /// <exception cref="InvalidDataException">Not a .npy file, big-endian, Fortran order, or an unsupported dtype.</exception>
+    /// <exception cref="DataFormatException">Not a .npy file, big-endian, Fortran order, or an unsupported dtype.</exception>
     public static Tensor Read(string path)
     {
         var bytes = File.ReadAllBytes(path);
         if (bytes.Length < 10 || !bytes.AsSpan(0, 6).SequenceEqual(Magic))
-            throw new InvalidDataException($"{path}: not a .npy file.");
+            throw new DataFormatException(path, $"{path}: not a .npy file.");
         int major = bytes[6];
         int headerLength, start;
         if (major == 1) { headerLength = BitConverter.ToUInt16(bytes, 8); start = 10; }
         else if (major is 2 or 3 && bytes.Length >= 12) { headerLength = (int)BitConverter.ToUInt32(bytes, 8); start = 12; }
-        else throw new InvalidDataException($"{path}: .npy format version {major} is not supported.");
-        if (start + headerLength > bytes.Length) throw new InvalidDataException($"{path}: header runs past the end of the file.");
+        else throw new DataFormatException(path, $"{path}: .npy format version {major} is not supported.");
+        if (start + headerLength > bytes.Length) throw new DataFormatException(path, $"{path}: header runs past the end of the file.");
         var header = Encoding.UTF8.GetString(bytes, start, headerLength);
         var descr = DescrPattern().Match(header);
         var fortran = FortranPattern().Match(header);
         var shape = ShapePattern().Match(header);
         if (!descr.Success || !fortran.Success || !shape.Success)
-            throw new InvalidDataException($"{path}: malformed .npy header '{header.Trim()}'.");
-        if (fortran.Groups[1].Value == "True") throw new InvalidDataException($"{path}: Fortran-order arrays are not supported.");
+            throw new DataFormatException(path, $"{path}: malformed .npy header '{header.Trim()}'.");
+        if (fortran.Groups[1].Value == "True") throw new DataFormatException(path, $"{path}: Fortran-order arrays are not supported.");
         if (!Types.TryGetValue(descr.Groups[1].Value, out var type))
-            throw new InvalidDataException($"{path}: dtype '{descr.Groups[1].Value}' is not supported.");
+            throw new DataFormatException(path, $"{path}: dtype '{descr.Groups[1].Value}' is not supported.");
         var dims = shape.Groups[1].Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(d => long.Parse(d, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
         long count = Tensor.CountElements(dims);
         long size = ElementTypes.ByteCount(type, count);
         int dataStart = start + headerLength;
         if (bytes.LongLength - dataStart != size)
-            throw new InvalidDataException($"{path}: {Tensor.FormatShape(dims)} {descr.Groups[1].Value} needs {size} bytes of data, file has {bytes.LongLength - dataStart}.");
+            throw new DataFormatException(path, $"{path}: {Tensor.FormatShape(dims)} {descr.Groups[1].Value} needs {size} bytes of data, file has {bytes.LongLength - dataStart}.");
         return new Tensor(type, dims, bytes.AsSpan(dataStart).ToArray());
     }
 
@@ -57,7 +57,7 @@ public static partial class NpyFile
     {
         ArgumentNullException.ThrowIfNull(tensor);
         var descr = Types.FirstOrDefault(p => p.Value == tensor.ElementType).Key
-                    ?? throw new NotSupportedException($"{tensor.ElementType} has no .npy dtype here.");
+                    ?? throw new UnsupportedElementTypeException($"{path}: {tensor.ElementType} has no .npy dtype here.");
         var dims = tensor.Rank == 1 ? $"{tensor.Shape[0]}," : string.Join(", ", tensor.Shape);
         var header = $"{{'descr': '{descr}', 'fortran_order': False, 'shape': ({dims}), }}";
         int total = 10 + header.Length + 1;

@@ -13,7 +13,7 @@ public static class NpyImageSet
 {
     /// <summary>Loads the train or test split of the folder.</summary>
     /// <exception cref="FileNotFoundException">A split's file is missing (the message names the expected files).</exception>
-    /// <exception cref="InvalidDataException">A file is not a usable image or label array (the message names the file).</exception>
+    /// <exception cref="DataFormatException">A file is not a usable image or label array (the message names the file).</exception>
     public static ImageDataset Load(string folder, bool train)
     {
         ArgumentException.ThrowIfNullOrEmpty(folder);
@@ -25,20 +25,20 @@ public static class NpyImageSet
 
         var shape = images.Shape;
         if (shape.Count is not (3 or 4) || shape.Any(d => d <= 0))
-            throw new InvalidDataException($"{imagesPath}: images must be [N,H,W] or [N,C,H,W], got {Tensor.FormatShape(shape.ToArray())}.");
+            throw new DataFormatException(imagesPath, $"{imagesPath}: images must be [N,H,W] or [N,C,H,W], got {Tensor.FormatShape(shape.ToArray())}.");
         if (images.ElementType is not (ElementType.UInt8 or ElementType.Float or ElementType.Float16 or ElementType.Double))
-            throw new InvalidDataException($"{imagesPath}: pixels must be uint8 or floating point, got {images.ElementType}.");
+            throw new DataFormatException(imagesPath, $"{imagesPath}: pixels must be uint8 or floating point, got {images.ElementType}.");
         if (labels.Shape.Count != 1 || labels.Shape[0] != shape[0])
-            throw new InvalidDataException($"{labelsPath}: labels must be [{shape[0]}] (one per image), got {Tensor.FormatShape(labels.Shape.ToArray())}.");
+            throw new DataFormatException(labelsPath, $"{labelsPath}: labels must be [{shape[0]}] (one per image), got {Tensor.FormatShape(labels.Shape.ToArray())}.");
         if (labels.ElementType is not (ElementType.Int64 or ElementType.Int32 or ElementType.Int16 or ElementType.Int8 or ElementType.UInt8))
-            throw new InvalidDataException($"{labelsPath}: labels must be integer class ids, got {labels.ElementType}.");
+            throw new DataFormatException(labelsPath, $"{labelsPath}: labels must be integer class ids, got {labels.ElementType}.");
 
         var pixels = images.ToFloatArray();
         if (images.ElementType == ElementType.UInt8)
             System.Numerics.Tensors.TensorPrimitives.Divide(pixels, 255f, pixels); // as FashionMnist does, so the same pixels give the same floats
         var ids = labels.ToFloatArray().Select(v => (long)v).ToArray();
         if (ids.FirstOrDefault(l => l < 0, 0) is < 0 and var negative)
-            throw new InvalidDataException($"{labelsPath}: class id {negative} is negative.");
+            throw new DataFormatException(labelsPath, $"{labelsPath}: class id {negative} is negative.");
 
         var classNames = ClassNames(folder, labelsPath, ids);
         int channels = shape.Count == 4 ? (int)shape[1] : 1;
@@ -63,7 +63,7 @@ public static class NpyImageSet
         {
             var names = File.ReadAllLines(namesPath).Select(l => l.Trim()).Where(l => l.Length > 0).ToArray();
             if (maxId >= names.Length)
-                throw new InvalidDataException($"{labelsPath}: class id {maxId} but {namesPath} names only {names.Length} classes.");
+                throw new DataFormatException(labelsPath, $"{labelsPath}: class id {maxId} but {namesPath} names only {names.Length} classes.");
             return names;
         }
         foreach (var other in new[] { "train_labels.npy", "test_labels.npy" })

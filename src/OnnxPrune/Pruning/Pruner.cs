@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using OnnxPrune.Analysis;
+using OnnxPrune.Data;
 using OnnxPrune.Graph;
 using OnnxPrune.Pruning.Importance;
 
@@ -44,7 +45,7 @@ public sealed record PruneOptions
     public CostOptions Cost { get; init; } = new();
 
     /// <summary>Input batches for data-driven criteria.</summary>
-    public IImportanceDataProvider? Data { get; init; }
+    public IDataProvider? Data { get; init; }
 
     /// <summary>When set, the pruned model is checked against the masked reference on ONNX Runtime
     /// (<see cref="EquivalenceCheck"/>); the result goes to <see cref="PruneReport.Verification"/>.</summary>

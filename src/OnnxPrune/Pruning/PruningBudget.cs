@@ -8,6 +8,27 @@ public abstract record PruningBudget
 {
     private protected PruningBudget() { }
 
+    /// <summary>
+    /// The budget from the mutually exclusive settings a CLI or a pipeline file binds: a <paramref name="ratio"/> (per group,
+    /// or across all groups with <paramref name="global"/>) or one target (parameters, MACs, weight bytes). Checks that
+    /// <paramref name="ranking"/> <see cref="UnitRanking.ScorePerCost"/> goes with a target.
+    /// </summary>
+    /// <exception cref="ArgumentException">None or several given, <paramref name="global"/> without a ratio, or
+    /// score-per-cost ranking without a target.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A ratio outside [0, 1).</exception>
+    public static PruningBudget Select(double? ratio, bool global = false, long? targetParameters = null, long? targetMacs = null, long? targetBytes = null,
+        UnitRanking ranking = UnitRanking.Score)
+    {
+        int given = (ratio.HasValue ? 1 : 0) + (targetParameters.HasValue ? 1 : 0) + (targetMacs.HasValue ? 1 : 0) + (targetBytes.HasValue ? 1 : 0);
+        if (given != 1) throw new ArgumentException("Give exactly one budget: --ratio, --target-params, --target-macs or --target-bytes.");
+        if (global && !ratio.HasValue) throw new ArgumentException("--global goes with --ratio (targets always rank globally).");
+        if (ranking == UnitRanking.ScorePerCost && ratio.HasValue) throw new ArgumentException("--per-cost goes with --target-params, --target-macs or --target-bytes.");
+        if (ratio is double r) return global ? new GlobalRatioBudget(r) : new UniformRatioBudget(r);
+        if (targetParameters is long p) return new TargetBudget(CostMetric.Parameters, p);
+        if (targetMacs is long m) return new TargetBudget(CostMetric.Macs, m);
+        return new TargetBudget(CostMetric.WeightBytes, targetBytes!.Value);
+    }
+
     /// <summary>Short text for reports, e.g. "ratio 0.5 per group".</summary>
     public abstract string Describe();
 

@@ -44,7 +44,7 @@ internal static class TensorSlicing
             case ElementType.Float16: BitConverter.TryWriteBytes(one, (Half)value); break;
             case ElementType.BFloat16: BitConverter.TryWriteBytes(one, (ushort)(BitConverter.SingleToUInt32Bits((float)value) >> 16)); break;
             default:
-                if (value != 0) throw new NotSupportedException($"Cannot fill {t.ElementType} with {value}.");
+                if (value != 0) throw new UnsupportedElementTypeException($"Cannot fill a {t.ElementType} tensor with {value}.");
                 break;
         }
         var data = t.RawData;

@@ -40,7 +40,7 @@ public static class RandomInputs
     }
 
     /// <summary>Random tensors for every input of <paramref name="inputs"/> (all must be tensors).</summary>
-    /// <exception cref="NotSupportedException">An input is not a tensor or has an element type without a random generator here.</exception>
+    /// <exception cref="UnsupportedElementTypeException">An input is not a tensor or has an element type without a random generator here.</exception>
     public static Dictionary<string, Tensor> Create(IReadOnlyList<ValueMetadata> inputs, int seed, IReadOnlyDictionary<string, long>? dims = null, long defaultDim = 1)
     {
         var rng = new Random(seed);
@@ -49,14 +49,20 @@ public static class RandomInputs
         foreach (var input in inputs)
         {
             if (input.Kind != OnnxValueKind.Tensor)
-                throw new NotSupportedException($"Input '{input.Name}' is a {input.TypeText}; only tensor inputs can be generated.");
-            result[input.Name] = Fill(input.ElementType, shapes[input.Name], rng);
+                throw new UnsupportedElementTypeException($"Input '{input.Name}' is a {input.TypeText}; only tensor inputs can be generated.");
+            result[input.Name] = IsGenerated(input.ElementType) ? Fill(input.ElementType, shapes[input.Name], rng)
+                : throw new UnsupportedElementTypeException($"Input '{input.Name}' is {input.TypeText}: no random generator for element type {input.ElementType}; feed it from a file instead.");
         }
         return result;
     }
 
+    /// <summary>Whether <see cref="Fill"/> has a generator for <paramref name="type"/>.</summary>
+    public static bool IsGenerated(ElementType type) => type is ElementType.Float or ElementType.Double or ElementType.Float16 or ElementType.BFloat16
+        or ElementType.Int64 or ElementType.Int32 or ElementType.Int16 or ElementType.Int8 or ElementType.UInt8 or ElementType.UInt16
+        or ElementType.UInt32 or ElementType.UInt64 or ElementType.Bool;
+
     /// <summary>A random tensor of the given type and shape.</summary>
-    /// <exception cref="NotSupportedException">No generator for <paramref name="type"/>.</exception>
+    /// <exception cref="UnsupportedElementTypeException">No generator for <paramref name="type"/>.</exception>
     public static Tensor Fill(ElementType type, long[] shape, Random rng)
     {
         ArgumentNullException.ThrowIfNull(rng);
@@ -81,24 +87,12 @@ public static class RandomInputs
                 for (int i = 0; i < bytes.Length; i++) bytes[i] = (byte)rng.Next(2);
                 break;
             }
-            default: throw new NotSupportedException($"No random generator for element type {type}.");
+            default: throw new UnsupportedElementTypeException($"No random generator for element type {type}.");
         }
         return tensor;
     }
 
-    /// <summary>Parses <c>NAME=VALUE</c> pairs (e.g. from <c>--dim batch=4</c> or <c>--dim image:2=224</c>).</summary>
-    /// <exception cref="ArgumentException">A pair is malformed or its value is not a non-negative integer.</exception>
-    public static Dictionary<string, long> ParseDims(IEnumerable<string>? pairs)
-    {
-        var result = new Dictionary<string, long>(StringComparer.Ordinal);
-        if (pairs == null) return result;
-        foreach (var pair in pairs)
-        {
-            int eq = pair.LastIndexOf('=');
-            if (eq <= 0 || !long.TryParse(pair.AsSpan(eq + 1), NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) || value < 0)
-                throw new ArgumentException($"Expected NAME=VALUE or INPUT:AXIS=VALUE with a non-negative integer value, got '{pair}'.", nameof(pairs));
-            result[pair[..eq]] = value;
-        }
-        return result;
-    }
+    /// <summary>Parses <c>NAME=VALUE</c> / <c>INPUT:AXIS=VALUE</c> pairs: the one grammar of <see cref="Graph.DimBindings.Parse"/>.</summary>
+    /// <exception cref="ArgumentException">A pair is malformed or its value is not a positive integer.</exception>
+    public static Dictionary<string, long> ParseDims(IEnumerable<string>? pairs) => Graph.DimBindings.Parse(pairs);
 }

@@ -92,7 +92,7 @@ public sealed class Tensor
             case ElementType.Int8: { var s = AsSpan<sbyte>(); for (int i = 0; i < s.Length; i++) result[i] = s[i]; break; }
             case ElementType.UInt8: { var s = AsSpan<byte>(); for (int i = 0; i < s.Length; i++) result[i] = s[i]; break; }
             case ElementType.Bool: { var s = AsSpan<bool>(); for (int i = 0; i < s.Length; i++) result[i] = s[i] ? 1 : 0; break; }
-            default: throw new NotSupportedException($"Cannot convert {ElementType} to float.");
+            default: throw new UnsupportedElementTypeException($"Cannot convert a {ElementType} tensor {FormatShape(Shape.ToArray())} to float.");
         }
         return result;
     }
@@ -111,7 +111,7 @@ public sealed class Tensor
             case ElementType.UInt32: { var s = AsSpan<uint>(); for (int i = 0; i < s.Length; i++) result[i] = s[i]; break; }
             case ElementType.UInt64: { var s = AsSpan<ulong>(); for (int i = 0; i < s.Length; i++) result[i] = (long)s[i]; break; }
             case ElementType.Bool: { var s = AsSpan<bool>(); for (int i = 0; i < s.Length; i++) result[i] = s[i] ? 1 : 0; break; }
-            default: throw new NotSupportedException($"Cannot convert {ElementType} to int64.");
+            default: throw new UnsupportedElementTypeException($"Cannot convert a {ElementType} tensor {FormatShape(Shape.ToArray())} to int64.");
         }
         return result;
     }

@@ -21,7 +21,9 @@ public static class BatchNormRecalibrator
 {
     /// <summary>Recalibrates <paramref name="model"/> in place from <paramref name="batches"/> batches of <paramref name="data"/>.</summary>
     /// <exception cref="UnsupportedModelException">The model's opset is below 7.</exception>
-    public static RecalibrationResult Recalibrate(OnnxModel model, ImageDataset data, int batches, int batchSize = 64, int seed = 1,
+    /// <remarks>Any <see cref="IDataset"/> serves (its inputs only are read): an <see cref="ImageDataset"/> is checked against
+    /// the model's input first; other data sets give the input shape by their first batch.</remarks>
+    public static RecalibrationResult Recalibrate(OnnxModel model, IDataset data, int batches, int batchSize = 64, int seed = 1,
         SessionOptions? sessionOptions = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -34,8 +36,11 @@ public static class BatchNormRecalibrator
         var stats = OnnxModel.FromBytes(model.ToBytes(), "bn-statistics");
         var g = stats.Graph;
         var input = g.DataInputs.Single();
-        if (input.Shape is { } declared) TaskData.EnsureImagesFit(input.Name, declared.Select(d => d.Value ?? -1).ToArray(), data);
-        var shapes = new Dictionary<string, long[]> { [input.Name] = [batchSize, data.Channels, data.Height, data.Width] };
+        if (input.Shape is { } declared && data is ImageDataset imageSet) TaskData.EnsureImagesFit(input.Name, declared.Select(d => d.Value ?? -1).ToArray(), imageSet);
+        var shapes = new Dictionary<string, long[]>
+        {
+            [input.Name] = data.GetBatch(Enumerable.Range(0, batchSize).ToArray()).InputsFor([input.Name])[input.Name].Dims.ToArray(),
+        };
         GradientBuilder.UpgradeIfNeeded(stats, shapes);
         var probed = TrainingShapes.Resolve(stats, shapes);
         var types = new Dictionary<Value, (ElementType, long[])>();
@@ -59,8 +64,8 @@ public static class BatchNormRecalibrator
         for (int b = 0; b < batches; b++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var (x, _) = sampler.Next();
-            var outputs = session.Run(new Dictionary<string, Tensor> { [input.Name] = x });
+            var feeds = sampler.NextBatch().InputsFor([input.Name]);
+            var outputs = session.Run(feeds);
             images += batchSize;
             foreach (var s in layers)
             {

@@ -9,10 +9,14 @@ namespace OnnxPrune.Training;
 /// <param name="Accuracy">Fraction of images whose arg-max logit is the label.</param>
 /// <param name="Loss">Mean softmax cross-entropy.</param>
 /// <param name="Count">Images evaluated.</param>
-public sealed record EvaluationResult(double Accuracy, double Loss, int Count);
+public sealed record EvaluationResult(double Accuracy, double Loss, int Count)
+{
+    /// <summary>Per head, for an evaluation of several heads (<see cref="Evaluator.Evaluate(OnnxModel, IDataset, IReadOnlyList{LossOptions}, int, SessionOptions?, CancellationToken)"/>); null otherwise.</summary>
+    public IReadOnlyList<HeadEvaluation>? Heads { get; init; }
+}
 
 /// <summary>Evaluates a forward model (first output = logits [N, K]) on ONNX Runtime.</summary>
-public static class Evaluator
+public static partial class Evaluator
 {
     /// <summary>Evaluates <paramref name="model"/> on every image of <paramref name="data"/> in order.</summary>
     /// <exception cref="UnsupportedModelException">The model's first output is not [N, K] with K ≥ the data's class count.</exception>

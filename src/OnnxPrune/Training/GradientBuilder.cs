@@ -10,8 +10,11 @@ public sealed record GradientBuilderOptions
     /// <summary>The fixed batch size of the training graph (every shape in it is static).</summary>
     public int BatchSize { get; init; } = 32;
 
-    /// <summary>The loss.</summary>
+    /// <summary>The loss (of one output); ignored when <see cref="Losses"/> is set.</summary>
     public LossOptions Loss { get; init; } = new();
+
+    /// <summary>One loss per trained output (several task heads); null: <see cref="Loss"/> alone.</summary>
+    public IReadOnlyList<LossOptions>? Losses { get; init; }
 
     /// <summary>How BatchNormalization trains (default frozen statistics).</summary>
     public BatchNormMode BatchNorm { get; init; } = BatchNormMode.Frozen;
@@ -79,10 +82,15 @@ public static class GradientBuilder
         foreach (var input in g.DataInputs.ToArray())
             input.Shape = inputShapes[input.Name].Select(d => new Dim(d)).ToArray();
 
-        if (options.Loss.OutputIndex < 0 || options.Loss.OutputIndex >= g.Outputs.Count)
-            throw new ArgumentException($"Loss output index {options.Loss.OutputIndex} is out of range ({g.Outputs.Count} outputs).", nameof(options));
-        var z = g.Outputs[options.Loss.OutputIndex];
-        var ancestors = Ancestors(z);
+        var specs = options.Losses ?? [options.Loss];
+        if (specs.Count == 0) throw new ArgumentException("At least one loss is needed.", nameof(options));
+        var headIndex = specs.Select(s => OutputIndexOf(g, s)).ToArray();
+        if (headIndex.Distinct().Count() != headIndex.Length)
+            throw new ArgumentException("Each output takes one loss (blend cross-entropy and distillation in one LossOptions).", nameof(options));
+        if (specs.Count(s => s.DistillationWeight > 0) > 1) throw new ArgumentException("At most one head distils from the teacher.", nameof(options));
+        var ancestors = new HashSet<Value>();
+        foreach (var i in headIndex) ancestors.UnionWith(Ancestors(g.Outputs[i]));
+        var z = g.Outputs[headIndex[0]];
 
         // ---- trainable constants
         var isTrainable = options.IsTrainable ?? (c => DefaultTrainable(c, registry));
@@ -98,7 +106,8 @@ public static class GradientBuilder
         if (options.BatchNorm == BatchNormMode.BatchStatistics)
             foreach (var node in g.Nodes.Where(n => n.OpType == "BatchNormalization" && n.IsStandard && ancestors.Contains(n.Output(0)!)).ToArray())
                 bnStats.Add(RewriteBatchNorm(context, node));
-        z = g.Outputs[options.Loss.OutputIndex]; // a rewritten BN may have produced the output itself
+        var zs = headIndex.Select(i => g.Outputs[i]).ToArray(); // a rewritten BN may have produced an output itself
+        z = zs[0];
 
         // ---- constants → inputs (same names)
         var parameters = new List<Value>();
@@ -131,15 +140,29 @@ public static class GradientBuilder
                 if (o is not null && types.TryGetValue(o, out var t) && t.Item1 is ElementType.Float or ElementType.Double or ElementType.Float16)
                     needs.Add(o);
         }
-        if (!needs.Contains(z)) throw new UnsupportedModelException($"The loss output '{z.Name}' does not depend on any trainable tensor through differentiable ops.");
+        foreach (var zi in zs)
+            if (!needs.Contains(zi)) throw new UnsupportedModelException($"The loss output '{zi.Name}' does not depend on any trainable tensor through differentiable ops.");
 
-        // ---- loss and its gradient
+        // ---- loss and its gradient, per head; one head of weight 1 is the loss itself (no scaling ops)
         var forwardNodes = g.Nodes.ToArray();
-        var zShape = context.ShapeOf(z);
-        var loss = LossBuilder.Emit(context, z, zShape, options.Loss, batch);
+        var heads = new List<(LossBuilder.Result Result, Value Output, LossOptions Spec)>();
+        var grads = new Dictionary<Value, Value>(); // one seed per head output (outputs are distinct)
+        Value? total = null;
+        for (int h = 0; h < zs.Length; h++)
+        {
+            var spec = specs[h];
+            var r = LossBuilder.Emit(context, zs[h], context.ShapeOf(zs[h]), spec, batch);
+            bool unit = spec.Weight == 1f;
+            var dz = unit ? r.OutputGradient : context.Mul(r.OutputGradient, spec.Weight);
+            grads[zs[h]] = dz;
+            var weighted = unit ? r.Loss : context.Mul(r.Loss, spec.Weight);
+            total = total is null ? weighted : context.Add(total, weighted);
+            heads.Add((r, zs[h], spec));
+        }
+        var loss = heads[0].Result with { Loss = total! };
+        var firstCorrect = heads.Select(h => h.Result.Correct).FirstOrDefault(c => c is not null);
 
         // ---- reverse pass
-        var grads = new Dictionary<Value, Value> { [z] = loss.OutputGradient };
         for (int k = forwardNodes.Length - 1; k >= 0; k--)
         {
             var node = forwardNodes[k];
@@ -161,11 +184,29 @@ public static class GradientBuilder
         var lossOut = Rename(g, loss.Loss, "loss");
         g.AddOutput(lossOut);
         string? correctName = null;
-        if (loss.Correct is { } correct)
+        if (firstCorrect is { } correct)
         {
             var co = Rename(g, correct, "correct");
             g.AddOutput(co);
             correctName = co.Name;
+        }
+        var trainingHeads = new List<TrainingHead>();
+        foreach (var (r, output, spec) in heads)
+        {
+            string headLoss = lossOut.Name, headCorrect = correctName ?? "";
+            if (heads.Count > 1)
+            {
+                var lo = Rename(g, r.Loss, g.UniqueName("loss_" + output.Name));
+                g.AddOutput(lo);
+                headLoss = lo.Name;
+                if (r.Correct is { } c && c != firstCorrect)
+                {
+                    var co = Rename(g, c, g.UniqueName("correct_" + output.Name));
+                    g.AddOutput(co);
+                    headCorrect = co.Name;
+                }
+            }
+            trainingHeads.Add(new TrainingHead(output.Name, spec, r.TargetInput, headLoss, r.Correct is null ? null : headCorrect, r.TeacherInput));
         }
         var trainables = new List<TrainableParameter>();
         foreach (var p in parameters)
@@ -184,7 +225,8 @@ public static class GradientBuilder
         new CleanupPass().Run(model);
         model.ProducerName = "OnnxPrune (training graph)";
         var dataInputs = g.DataInputs.Where(v => inputShapes.ContainsKey(v.Name)).Select(v => v.Name).ToArray();
-        return new TrainingGraph(model, batch, dataInputs, loss.TargetInput, loss.TeacherInput, lossOut.Name, correctName, trainables, bnStats);
+        var teacherInput = heads.Select(h => h.Result.TeacherInput).FirstOrDefault(t => t is not null);
+        return new TrainingGraph(model, batch, dataInputs, loss.TargetInput, teacherInput, lossOut.Name, correctName, trainables, bnStats, trainingHeads);
     }
 
     /// <summary>
@@ -239,6 +281,19 @@ public static class GradientBuilder
             else dims[i] = shape[i].Value ?? throw new UnsupportedModelException($"Input '{input.Name}' has a dynamic dimension {i} ({shape[i]}); pass its shape in GradientBuilderOptions.InputShapes.");
         }
         return dims;
+    }
+
+    private static int OutputIndexOf(Graph.Graph g, LossOptions spec)
+    {
+        if (spec.Output is { } name)
+        {
+            for (int i = 0; i < g.Outputs.Count; i++)
+                if (g.Outputs[i].Name == name) return i;
+            throw new ArgumentException($"The loss names output '{name}'; the model's outputs are {string.Join(", ", g.Outputs.Select(o => "'" + o.Name + "'"))}.", nameof(spec));
+        }
+        if (spec.OutputIndex < 0 || spec.OutputIndex >= g.Outputs.Count)
+            throw new ArgumentException($"Loss output index {spec.OutputIndex} is out of range ({g.Outputs.Count} outputs).", nameof(spec));
+        return spec.OutputIndex;
     }
 
     private static HashSet<Value> Ancestors(Value output)

@@ -12,6 +12,14 @@ public enum ScheduleKind
 /// <summary>Learning rate per step: linear warm-up from 0, then constant or cosine decay.</summary>
 public sealed record LearningRateSchedule
 {
+    /// <summary>Fine-tuning defaults: cosine decay from 0.01 (SGD) or 5e-4 (AdamW).</summary>
+    public static LearningRateSchedule For(OptimizerKind optimizer) => optimizer switch
+    {
+        OptimizerKind.Sgd => new LearningRateSchedule { BaseRate = 0.01f, Kind = ScheduleKind.Cosine },
+        OptimizerKind.AdamW => new LearningRateSchedule { BaseRate = 5e-4f, Kind = ScheduleKind.Cosine },
+        _ => throw new ArgumentOutOfRangeException(nameof(optimizer), optimizer, "Unknown optimizer."),
+    };
+
     /// <summary>The peak learning rate.</summary>
     public float BaseRate { get; init; } = 0.01f;
     /// <summary>Constant or cosine.</summary>

@@ -1,6 +1,6 @@
 namespace OnnxPrune.Training;
 
-/// <summary>The training objective applied to the model's first output.</summary>
+/// <summary>The training objective applied to one output (head) of a model.</summary>
 public enum LossKind
 {
     /// <summary>Softmax cross-entropy against int64 class labels [B] (optionally label-smoothed); logits [B, K].</summary>
@@ -25,7 +25,12 @@ public enum BatchNormMode
     BatchStatistics,
 }
 
-/// <summary>The loss of a training graph.</summary>
+/// <summary>
+/// The loss of one output (head) of a model: which output, which loss, its weight in the total, and which target of the
+/// batch it reads. A model with several heads trains on a list of these (<see cref="TrainerOptions.Losses"/>,
+/// <see cref="GradientBuilderOptions.Losses"/>): total = Σ Weight·loss; each head's loss is also reported alone.
+/// Distillation is a cross-entropy head with <see cref="DistillationWeight"/> &gt; 0 (one head at most).
+/// </summary>
 public sealed record LossOptions
 {
     /// <summary>Which loss (default softmax cross-entropy).</summary>
@@ -43,8 +48,36 @@ public sealed record LossOptions
     /// <summary>Distillation temperature T.</summary>
     public float Temperature { get; init; } = 4f;
 
-    /// <summary>Which output of the forward model the loss applies to (default the first).</summary>
+    /// <summary>Which output of the forward model the loss applies to (default the first); <see cref="Output"/> wins when set.</summary>
     public int OutputIndex { get; init; }
+
+    /// <summary>The forward model's output the loss applies to, by name; null: <see cref="OutputIndex"/>.</summary>
+    public string? Output { get; init; }
+
+    /// <summary>Weight of this head's loss in the total (default 1).</summary>
+    public float Weight { get; init; } = 1f;
+
+    /// <summary>
+    /// The key of this head's target in a <see cref="Data.DataBatch"/> (e.g. <see cref="Data.ImageDataset.LabelKey"/>); null:
+    /// the batch's only target.
+    /// </summary>
+    public string? Target { get; init; }
+
+    /// <summary>Cross-entropy against class ids [B] with logits [B, K].</summary>
+    public static LossOptions CrossEntropy(string? output = null, string? target = null, float weight = 1f) =>
+        new() { Kind = LossKind.SoftmaxCrossEntropy, Output = output, Target = target, Weight = weight };
+
+    /// <summary>Mean squared error against a float target shaped like the output (regression, reconstruction).</summary>
+    public static LossOptions MeanSquared(string? output = null, string? target = null, float weight = 1f) =>
+        new() { Kind = LossKind.MeanSquaredError, Output = output, Target = target, Weight = weight };
+
+    /// <summary>Binary cross-entropy on logits against a float target in [0, 1] shaped like the output.</summary>
+    public static LossOptions Binary(string? output = null, string? target = null, float weight = 1f) =>
+        new() { Kind = LossKind.BinaryCrossEntropy, Output = output, Target = target, Weight = weight };
+
+    /// <summary>Cross-entropy blended with distillation from a teacher's logits (see <see cref="DistillationWeight"/>).</summary>
+    public static LossOptions Distillation(float distillationWeight = 0.5f, float temperature = 4f, string? output = null, string? target = null, float weight = 1f) =>
+        new() { Kind = LossKind.SoftmaxCrossEntropy, DistillationWeight = distillationWeight, Temperature = temperature, Output = output, Target = target, Weight = weight };
 }
 
 /// <summary>How the gradient of a Conv weight is emitted.</summary>

@@ -11,9 +11,20 @@ public enum OptimizerKind
     AdamW,
 }
 
-/// <summary>Optimizer hyper-parameters (PyTorch's defaults and semantics).</summary>
+/// <summary>
+/// Optimizer hyper-parameters (PyTorch's defaults and semantics; weight decay 0). <see cref="For"/> gives the fine-tuning
+/// defaults per optimizer that <see cref="TrainerOptions"/> and the CLI use.
+/// </summary>
 public sealed record OptimizerOptions
 {
+    /// <summary>Fine-tuning defaults: SGD momentum 0.9 with weight decay 5e-4; AdamW with decoupled weight decay 0.05.</summary>
+    public static OptimizerOptions For(OptimizerKind kind) => kind switch
+    {
+        OptimizerKind.Sgd => new OptimizerOptions { Kind = kind, WeightDecay = 5e-4f },
+        OptimizerKind.AdamW => new OptimizerOptions { Kind = kind, WeightDecay = 0.05f },
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown optimizer."),
+    };
+
     /// <summary>The algorithm.</summary>
     public OptimizerKind Kind { get; init; } = OptimizerKind.Sgd;
     /// <summary>SGD momentum μ.</summary>

@@ -39,12 +39,9 @@ public sealed class Trainer : IDisposable
         ArgumentNullException.ThrowIfNull(forward);
         _forward = forward;
         _options = options ?? new TrainerOptions();
-        var loss = _options.Loss;
-        if (_options.Teacher is not null && loss.DistillationWeight == 0) loss = loss with { DistillationWeight = 0.5f };
-        if (_options.Teacher is null && loss.DistillationWeight > 0) throw new ArgumentException("Distillation needs a teacher model.", nameof(options));
         _graph = GradientBuilder.Build(forward, new GradientBuilderOptions
         {
-            BatchSize = _options.BatchSize, Loss = loss, BatchNorm = _options.BatchNorm, IsTrainable = _options.IsTrainable,
+            BatchSize = _options.BatchSize, Losses = ResolveLosses(_options), BatchNorm = _options.BatchNorm, IsTrainable = _options.IsTrainable,
         });
         if (_graph.DataInputs.Count != 1) throw new UnsupportedModelException($"The trainer feeds one image input; the model has {_graph.DataInputs.Count} data inputs.");
         _sessionOptions = new SessionOptions { IntraOpThreads = _options.IntraOpThreads, AllowSpinning = false };
@@ -71,6 +68,25 @@ public sealed class Trainer : IDisposable
         _optimizer = Optimizer.Create(_options.Optimizer, _graph.Parameters);
     }
 
+    /// <summary>
+    /// The heads to train: <see cref="TrainerOptions.Losses"/> or <see cref="TrainerOptions.Loss"/>; with a teacher and no
+    /// distilling head, the first cross-entropy head distils with weight 0.5.
+    /// </summary>
+    private static LossOptions[] ResolveLosses(TrainerOptions options)
+    {
+        var losses = (options.Losses ?? [options.Loss]).ToArray();
+        if (losses.Length == 0) throw new ArgumentException("At least one loss is needed.", nameof(options));
+        bool distils = losses.Any(l => l.DistillationWeight > 0);
+        if (options.Teacher is null && distils) throw new ArgumentException("Distillation needs a teacher model.", nameof(options));
+        if (options.Teacher is not null && !distils)
+        {
+            int ce = Array.FindIndex(losses, l => l.Kind == LossKind.SoftmaxCrossEntropy);
+            if (ce < 0) throw new ArgumentException("A teacher is given but no head is a cross-entropy head to distil into.", nameof(options));
+            losses[ce] = losses[ce] with { DistillationWeight = 0.5f };
+        }
+        return losses;
+    }
+
     /// <summary>The training graph in use.</summary>
     public TrainingGraph Graph => _graph;
 
@@ -79,38 +95,40 @@ public sealed class Trainer : IDisposable
 
     /// <summary>
     /// Runs the configured steps (or epochs) on <paramref name="train"/>, reporting through <paramref name="progress"/>, and
-    /// evaluates on <paramref name="validation"/> when given. Deterministic for a seed and thread count.
+    /// evaluates on <paramref name="validation"/> when given. Deterministic for a seed and thread count. Any
+    /// <see cref="IDataset"/> trains: an <see cref="ImageDataset"/> (class ids) or one with a target per head
+    /// (<see cref="TensorDataset"/>; each head reads the target its <see cref="LossOptions.Target"/> names).
     /// </summary>
     /// <exception cref="OperationCanceledException">Cancelled (the weights keep the last completed step).</exception>
-    public Task<TrainingResult> TrainAsync(ImageDataset train, ImageDataset? validation = null, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    /// <exception cref="UnsupportedModelException">The data do not fit the model's input or a head's target (the message names it).</exception>
+    public Task<TrainingResult> TrainAsync(IDataset train, IDataset? validation = null, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(train);
         return Task.Run(() => Train(train, validation, progress, cancellationToken), cancellationToken);
     }
 
-    private TrainingResult Train(ImageDataset train, ImageDataset? validation, IProgress<TrainingProgress>? progress, CancellationToken ct)
+    private TrainingResult Train(IDataset train, IDataset? validation, IProgress<TrainingProgress>? progress, CancellationToken ct)
     {
         int batch = _graph.BatchSize;
         var sampler = new BatchSampler(train, batch, _options.Seed, shuffle: true, _options.Augmentation);
         int total = _options.Steps > 0 ? _options.Steps : (int)Math.Ceiling(_options.Epochs * train.Count / batch);
         var xName = _graph.DataInputs[0];
         var x = _binding.Inputs[xName];
-        TaskData.EnsureImagesFit(xName, x.Shape, train);
-        if (validation is not null) TaskData.EnsureImagesFit(xName, x.Shape, validation);
-        var y = _binding.Inputs[_graph.TargetInput];
+        if (train is ImageDataset trainImages) TaskData.EnsureImagesFit(xName, x.Shape, trainImages);
+        if (validation is ImageDataset validationImages) TaskData.EnsureImagesFit(xName, x.Shape, validationImages);
+        var feeder = new HeadFeeder(_graph, _binding.Inputs);
+        var headLoss = new double[_graph.Heads.Count];
         var weights = _graph.Parameters.Select(p => _binding.Inputs[p.Name]).ToArray();
         var clock = Stopwatch.StartNew();
         double windowLoss = 0, windowCorrect = 0, lastLoss = double.NaN;
         int windowSteps = 0;
         long windowStart = clock.ElapsedTicks;
         EvaluationResult? evaluation = null;
+        IReadOnlyDictionary<string, double>? lastHeadLosses = null;
         for (int step = 0; step < total; step++)
         {
             ct.ThrowIfCancellationRequested();
-            var (images, labels) = sampler.Next();
-            images.RawData.CopyTo(x.RawData, 0);
-            if (y.ElementType == ElementType.Int64) labels.RawData.CopyTo(y.RawData, 0);
-            else throw new UnsupportedModelException("The trainer's data sets carry class labels; regression losses need targets fed through the library API.");
+            var images = feeder.Feed(sampler.NextBatch(), train.Name);
             if (_teacherBinding is not null)
             {
                 images.RawData.CopyTo(_teacherBinding.Inputs.Values.First().RawData, 0);
@@ -130,25 +148,33 @@ public sealed class Trainer : IDisposable
             UpdateRunningStatistics();
             StepsDone++;
             windowLoss += stepLoss;
+            if (_graph.Heads.Count > 1)
+                for (int h = 0; h < headLoss.Length; h++) headLoss[h] += _binding.Outputs[_graph.Heads[h].LossOutput].AsSpan<float>()[0];
             if (_graph.CorrectOutput is { } co) windowCorrect += _binding.Outputs[co].AsSpan<float>()[0];
             windowSteps++;
             bool last = step == total - 1;
             bool evalNow = validation is not null && (last || (_options.EvaluationInterval > 0 && (step + 1) % _options.EvaluationInterval == 0));
-            if (evalNow) evaluation = Evaluator.Evaluate(ExportModel(), validation!, 256, _sessionOptions, ct);
+            if (evalNow) evaluation = Evaluator.EvaluateAsTrained(ExportModel(), validation!, _graph.Heads.Select(h => h.Loss with { Output = h.Output }).ToArray(), 256, _sessionOptions, ct);
             if (last || evalNow || (step + 1) % Math.Max(1, _options.ProgressInterval) == 0)
             {
                 double seconds = (clock.ElapsedTicks - windowStart) / (double)Stopwatch.Frequency;
                 lastLoss = windowLoss / windowSteps;
                 progress?.Report(new TrainingProgress(step + 1, total, (double)(step + 1) * batch / train.Count, lastLoss,
                     _graph.CorrectOutput is null ? double.NaN : windowCorrect / (windowSteps * batch), windowSteps * batch / Math.Max(seconds, 1e-9), rate,
-                    evalNow ? evaluation : null));
+                    evalNow ? evaluation : null) { HeadLosses = HeadLosses(headLoss, windowSteps) });
+                lastHeadLosses = HeadLosses(headLoss, windowSteps);
+                Array.Clear(headLoss);
                 windowLoss = windowCorrect = 0;
                 windowSteps = 0;
                 windowStart = clock.ElapsedTicks;
             }
         }
-        return new TrainingResult(total, lastLoss, evaluation, clock.Elapsed.TotalSeconds);
+        return new TrainingResult(total, lastLoss, evaluation, clock.Elapsed.TotalSeconds) { HeadLosses = lastHeadLosses };
     }
+
+    /// <summary>Mean loss per head output over a reporting window; null for a single head (its loss is the total).</summary>
+    private IReadOnlyDictionary<string, double>? HeadLosses(double[] sums, int steps) =>
+        _graph.Heads.Count < 2 ? null : _graph.Heads.Select((h, i) => (h.Output, sums[i] / Math.Max(1, steps))).ToDictionary(t => t.Output, t => t.Item2, StringComparer.Ordinal);
 
     private void UpdateRunningStatistics()
     {

@@ -22,6 +22,15 @@ public sealed record TrainableParameter(string Name, string GradientName, long[]
 /// <param name="ElementsPerChannel">Elements averaged per channel (N·H·W), for the unbiased variance.</param>
 public sealed record BatchNormStatistics(string Node, string MeanName, string VarianceName, string MeanOutput, string VarianceOutput, float Momentum, long ElementsPerChannel);
 
+/// <summary>One loss head of a training graph.</summary>
+/// <param name="Output">The forward model's output it applies to.</param>
+/// <param name="Loss">Its loss settings.</param>
+/// <param name="TargetInput">The training graph input for its target (int64 [B] class ids, or float shaped like the output).</param>
+/// <param name="LossOutput">The training graph output with this head's (unweighted) scalar loss.</param>
+/// <param name="CorrectOutput">The scalar float count of correct top-1 predictions (cross-entropy heads), or null.</param>
+/// <param name="TeacherInput">The teacher-logits input when this head distils, or null.</param>
+public sealed record TrainingHead(string Output, LossOptions Loss, string TargetInput, string LossOutput, string? CorrectOutput, string? TeacherInput);
+
 /// <summary>
 /// The output of <see cref="GradientBuilder"/>: a standard-op ONNX model with a fixed batch size whose inputs are the data,
 /// the targets (and teacher logits) and the trainable tensors, and whose outputs are the loss, the number of correct
@@ -30,8 +39,10 @@ public sealed record BatchNormStatistics(string Node, string MeanName, string Va
 public sealed class TrainingGraph
 {
     internal TrainingGraph(OnnxModel model, int batchSize, IReadOnlyList<string> dataInputs, string targetInput, string? teacherInput,
-        string lossOutput, string? correctOutput, IReadOnlyList<TrainableParameter> parameters, IReadOnlyList<BatchNormStatistics> batchNorm)
+        string lossOutput, string? correctOutput, IReadOnlyList<TrainableParameter> parameters, IReadOnlyList<BatchNormStatistics> batchNorm,
+        IReadOnlyList<TrainingHead> heads)
     {
+        Heads = heads;
         Model = model;
         BatchSize = batchSize;
         DataInputs = dataInputs;
@@ -52,16 +63,19 @@ public sealed class TrainingGraph
     /// <summary>The forward model's data inputs (same names).</summary>
     public IReadOnlyList<string> DataInputs { get; }
 
-    /// <summary>The labels (int64 [B]) or targets (float, shaped like the output) input.</summary>
+    /// <summary>The loss heads (one per trained output); the first is the one <see cref="TargetInput"/>, <see cref="TeacherInput"/> and <see cref="CorrectOutput"/> describe.</summary>
+    public IReadOnlyList<TrainingHead> Heads { get; }
+
+    /// <summary>The first head's labels (int64 [B]) or targets (float, shaped like the output) input.</summary>
     public string TargetInput { get; }
 
     /// <summary>The teacher-logits input for distillation, or null.</summary>
     public string? TeacherInput { get; }
 
-    /// <summary>The scalar loss output.</summary>
+    /// <summary>The scalar total loss output (Σ weight·head loss).</summary>
     public string LossOutput { get; }
 
-    /// <summary>The scalar float count of correct top-1 predictions (classification losses), or null.</summary>
+    /// <summary>The scalar float count of correct top-1 predictions of the first cross-entropy head, or null.</summary>
     public string? CorrectOutput { get; }
 
     /// <summary>The trainable tensors, in forward-model constant order.</summary>

@@ -11,9 +11,13 @@ namespace OnnxPrune.Training;
 /// <param name="Evaluation">Held-out evaluation, when one was run at this step.</param>
 public sealed record TrainingProgress(int Step, int TotalSteps, double Epoch, double Loss, double Accuracy, double ImagesPerSecond, float LearningRate, EvaluationResult? Evaluation)
 {
+    /// <summary>With several heads: each head's mean (unweighted) loss since the previous report, by output name; null for one head.</summary>
+    public IReadOnlyDictionary<string, double>? HeadLosses { get; init; }
+
     /// <summary>One line for a console, e.g. <c>step 100/900 ep 1.07 loss 0.4123 acc 85.2% 1234 img/s lr 0.0500</c>.</summary>
     public override string ToString() => FormattableString.Invariant(
         $"step {Step}/{TotalSteps} ep {Epoch:F2} loss {Loss:F4} acc {Accuracy:P1} {ImagesPerSecond:F0} img/s lr {LearningRate:G3}") +
+        (HeadLosses is { } h ? " (" + string.Join(", ", h.Select(p => FormattableString.Invariant($"{p.Key} {p.Value:F4}"))) + ")" : "") +
         (Evaluation is { } e ? FormattableString.Invariant($" | eval acc {e.Accuracy:P2} loss {e.Loss:F4}") : "");
 }
 
@@ -22,4 +26,8 @@ public sealed record TrainingProgress(int Step, int TotalSteps, double Epoch, do
 /// <param name="FinalLoss">Mean training loss over the last reporting window.</param>
 /// <param name="Evaluation">The held-out evaluation of the final weights (null without a validation set).</param>
 /// <param name="Seconds">Wall time of the training loop.</param>
-public sealed record TrainingResult(int Steps, double FinalLoss, EvaluationResult? Evaluation, double Seconds);
+public sealed record TrainingResult(int Steps, double FinalLoss, EvaluationResult? Evaluation, double Seconds)
+{
+    /// <summary>With several heads: each head's mean loss over the last reporting window, by output name; null for one head.</summary>
+    public IReadOnlyDictionary<string, double>? HeadLosses { get; init; }
+}

@@ -192,6 +192,6 @@ public class NpyFileTests
     {
         var path = Path.Combine(TestPaths.TempDir(), "bad.npy");
         File.WriteAllBytes(path, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
-        Assert.Throws<InvalidDataException>(() => NpyFile.Read(path));
+        Assert.Throws<DataFormatException>(() => NpyFile.Read(path));
     }
 }

@@ -82,18 +82,18 @@ public class NpyImageSetTests
 
         NpyFile.Write(Path.Combine(dir, "train_images.npy"), Tensor.Zeros(ElementType.UInt8, 3, 4, 4));
         NpyFile.Write(Path.Combine(dir, "train_labels.npy"), Tensor.FromArray<long>([0, 1], 2));
-        var count = Assert.Throws<InvalidDataException>(() => NpyImageSet.Load(dir, train: true))!;
+        var count = Assert.Throws<DataFormatException>(() => NpyImageSet.Load(dir, train: true))!;
         Assert.That(count.Message, Does.Contain("train_labels.npy").And.Contain("[3]"));
 
         NpyFile.Write(Path.Combine(dir, "train_labels.npy"), Tensor.FromArray<float>([0, 1, 1], 3));
-        Assert.That(Assert.Throws<InvalidDataException>(() => NpyImageSet.Load(dir, train: true))!.Message, Does.Contain("integer class ids"));
+        Assert.That(Assert.Throws<DataFormatException>(() => NpyImageSet.Load(dir, train: true))!.Message, Does.Contain("integer class ids"));
 
         NpyFile.Write(Path.Combine(dir, "train_labels.npy"), Tensor.FromArray<long>([0, -1, 1], 3));
-        Assert.That(Assert.Throws<InvalidDataException>(() => NpyImageSet.Load(dir, train: true))!.Message, Does.Contain("-1"));
+        Assert.That(Assert.Throws<DataFormatException>(() => NpyImageSet.Load(dir, train: true))!.Message, Does.Contain("-1"));
 
         NpyFile.Write(Path.Combine(dir, "train_images.npy"), Tensor.Zeros(ElementType.UInt8, 3, 16));
         NpyFile.Write(Path.Combine(dir, "train_labels.npy"), Tensor.FromArray<long>([0, 1, 1], 3));
-        Assert.That(Assert.Throws<InvalidDataException>(() => NpyImageSet.Load(dir, train: true))!.Message, Does.Contain("train_images.npy"));
+        Assert.That(Assert.Throws<DataFormatException>(() => NpyImageSet.Load(dir, train: true))!.Message, Does.Contain("train_images.npy"));
 
         Assert.Throws<ArgumentException>(() => TaskData.Load("npy", train: true), "npy needs its folder");
     }

@@ -1,3 +1,4 @@
+using OnnxPrune.Data;
 using OnnxPrune.Analysis;
 using OnnxPrune.Graph;
 using OnnxPrune.Pruning.Importance;
@@ -208,7 +209,7 @@ public class ImportanceTests
     {
         var t = BuildTwoConvs(W1, B1, W2, cin: 2, c1: 3, c2: 2);
         Tensor Filled(float v) => Tensor.FromArray<float>(Enumerable.Repeat(v, 32).ToArray(), 1, 2, 4, 4);
-        var data = ImportanceData.FromBatches([new Dictionary<string, Tensor> { ["x"] = Filled(1) }, new Dictionary<string, Tensor> { ["x"] = Filled(2) }]);
+        var data = DataProviders.FromBatches([new Dictionary<string, Tensor> { ["x"] = Filled(1) }, new Dictionary<string, Tensor> { ["x"] = Filled(2) }]);
         var s = await new ActivationCriterion().ScoreAsync(new ImportanceContext { Model = t.Model, Groups = [t.Conv1, t.Conv2], Data = data });
         // conv1 channel c on a constant input v: v·ΣW1[c,:] + b1[c] → v=1: −0.5, 0, 1; v=2: −1.5, 1, 2. Mean |a|: 1, 0.5, 1.5 (mean 1).
         Assert.That(s[0], Is.EqualTo(new[] { 1.0, 0.5, 1.5 }).Within(1e-6));

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using OnnxPrune.Analysis;
 using OnnxPrune.Cli.Commands;
+using OnnxPrune.Graph;
 using OnnxPrune.Pruning;
 
 namespace OnnxPrune.Tests.Pruning;
@@ -10,23 +11,29 @@ public class PruneCommandTests
     [Test]
     public void BudgetOptionsAreExclusive()
     {
-        Assert.That(PruneCommand.Budget(0.5, false, null, null, null), Is.EqualTo(new UniformRatioBudget(0.5)));
-        Assert.That(PruneCommand.Budget(0.3, true, null, null, null), Is.EqualTo(new GlobalRatioBudget(0.3)));
-        Assert.That(PruneCommand.Budget(null, false, null, 1000, null), Is.EqualTo(new TargetBudget(CostMetric.Macs, 1000)));
-        Assert.That(PruneCommand.Budget(null, false, null, null, 77), Is.EqualTo(new TargetBudget(CostMetric.WeightBytes, 77)));
-        Assert.Throws<ArgumentException>(() => PruneCommand.Budget(0.5, false, 10, null, null));
-        Assert.Throws<ArgumentException>(() => PruneCommand.Budget(null, false, null, null, null));
-        Assert.Throws<ArgumentException>(() => PruneCommand.Budget(null, true, 10, null, null));
-        Assert.Throws<ArgumentOutOfRangeException>(() => PruneCommand.Budget(1.0, false, null, null, null));
+        Assert.That(PruningBudget.Select(0.5, false, null, null, null), Is.EqualTo(new UniformRatioBudget(0.5)));
+        Assert.That(PruningBudget.Select(0.3, true, null, null, null), Is.EqualTo(new GlobalRatioBudget(0.3)));
+        Assert.That(PruningBudget.Select(null, false, null, 1000, null), Is.EqualTo(new TargetBudget(CostMetric.Macs, 1000)));
+        Assert.That(PruningBudget.Select(null, false, null, null, 77), Is.EqualTo(new TargetBudget(CostMetric.WeightBytes, 77)));
+        Assert.Throws<ArgumentException>(() => PruningBudget.Select(0.5, false, 10, null, null));
+        Assert.Throws<ArgumentException>(() => PruningBudget.Select(null, false, null, null, null));
+        Assert.Throws<ArgumentException>(() => PruningBudget.Select(null, true, 10, null, null));
+        Assert.Throws<ArgumentOutOfRangeException>(() => PruningBudget.Select(1.0, false, null, null, null));
+        Assert.Throws<ArgumentException>(() => PruningBudget.Select(0.5, ranking: UnitRanking.ScorePerCost), "per-cost ranking needs a target");
+        Assert.That(PruningBudget.Select(null, targetParameters: 10, ranking: UnitRanking.ScorePerCost), Is.EqualTo(new TargetBudget(CostMetric.Parameters, 10)));
     }
 
     [Test]
     public void DimsParse()
     {
-        Assert.That(PruneCommand.ParseDims(["H=640", "width=320"]), Is.EquivalentTo(new Dictionary<string, long> { ["H"] = 640, ["width"] = 320 }));
-        Assert.Throws<ArgumentException>(() => PruneCommand.ParseDims(["H640"]));
-        Assert.Throws<ArgumentException>(() => PruneCommand.ParseDims(["H=-1"]));
-        Assert.Throws<ArgumentException>(() => PruneCommand.ParseDims(["=3"]));
+        Assert.That(DimBindings.Parse(["H=640", "width=320"]), Is.EquivalentTo(new Dictionary<string, long> { ["H"] = 640, ["width"] = 320 }));
+        Assert.Throws<ArgumentException>(() => DimBindings.Parse(["H640"]));
+        Assert.Throws<ArgumentException>(() => DimBindings.Parse(["H=-1"]));
+        Assert.Throws<ArgumentException>(() => DimBindings.Parse(["=3"]));
+        // One grammar for prune, run and bench: INPUT:AXIS keys too, and only positive values.
+        Assert.That(DimBindings.Parse(["image:2=224", "batch=4"]), Is.EquivalentTo(new Dictionary<string, long> { ["image:2"] = 224, ["batch"] = 4 }));
+        Assert.Throws<ArgumentException>(() => DimBindings.Parse(["H=0"]));
+        Assert.That(OnnxPrune.Runtime.RandomInputs.ParseDims(["image:2=224"]), Is.EquivalentTo(DimBindings.Parse(["image:2=224"])));
     }
 
     [Test]

@@ -1,3 +1,4 @@
+using OnnxPrune.Data;
 using OnnxPrune.Analysis;
 using OnnxPrune.Pruning;
 using OnnxPrune.Pruning.Importance;
@@ -164,7 +165,7 @@ public class ActivationPipelineTests
         var report = await Pruner.Default.PruneAsync(model, new PruneOptions
         {
             Criterion = new ActivationCriterion(),
-            Data = ImportanceData.FromBatches(batches),
+            Data = DataProviders.FromBatches(batches),
             Budget = new UniformRatioBudget(0.5),
             Verify = new VerificationOptions(),
         });

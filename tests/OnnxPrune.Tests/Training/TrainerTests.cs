@@ -34,6 +34,7 @@ public class TrainerTests
     private static TrainerOptions Options(int steps, int seed = 5) => new()
     {
         BatchSize = 32, Steps = steps, Seed = seed, IntraOpThreads = 1, ProgressInterval = 10,
+        BatchNorm = BatchNormMode.Frozen, // these tests fix BN statistics (the library default is batch statistics)
         Optimizer = new OptimizerOptions { Kind = OptimizerKind.Sgd, Momentum = 0.9f },
         Schedule = new LearningRateSchedule { BaseRate = 0.1f, Kind = ScheduleKind.Constant },
     };

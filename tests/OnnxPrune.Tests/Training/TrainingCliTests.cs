@@ -89,10 +89,10 @@ public class TrainingCliTests
         Assert.That(stderr, Does.Contain("'input'").And.Contain("1×32×32"));
         Assert.That(File.Exists(refused), Is.False);
 
-        // A corrupt labels file: exit code 7 naming the file.
+        // A corrupt labels file: the data-file exit code (12; was 7, the I/O code, before data errors had their own) naming the file.
         File.WriteAllBytes(Path.Combine(other, "test_labels.npy"), [1, 2, 3]);
         (code, _, stderr) = Cli("eval", model, "--data", "npy:" + other);
-        Assert.That(code, Is.EqualTo(7), stderr);
+        Assert.That(code, Is.EqualTo(OnnxPrune.Cli.ExitCodes.BadData), stderr);
         Assert.That(stderr, Does.Contain("test_labels.npy"));
     }
 

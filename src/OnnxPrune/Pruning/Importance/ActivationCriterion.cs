@@ -70,8 +70,10 @@ public sealed class ActivationCriterion : IImportanceCriterion
         {
             var outputNames = names.ToArray();
             int batch = 0;
-            await foreach (var feeds in context.Data.GetBatchesAsync(cancellationToken).ConfigureAwait(false))
+            var dataInputs = context.Model.Graph.DataInputs.Select(v => v.Name).ToArray();
+            await foreach (var dataBatch in context.Data.GetBatchesAsync(cancellationToken).ConfigureAwait(false))
             {
+                var feeds = dataBatch.InputsFor(dataInputs);
                 cancellationToken.ThrowIfCancellationRequested();
                 context.Progress?.Report(new ImportanceProgress(batch++, 0, "activation batches"));
                 var outputs = session.Run(feeds, outputNames);

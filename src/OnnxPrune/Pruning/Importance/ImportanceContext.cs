@@ -1,15 +1,8 @@
 using OnnxPrune.Analysis;
+using OnnxPrune.Data;
 using OnnxPrune.Graph;
-using OnnxPrune.Tensors;
 
 namespace OnnxPrune.Pruning.Importance;
-
-/// <summary>Supplies input batches to data-driven criteria (activation, Taylor): graph input name → tensor.</summary>
-public interface IImportanceDataProvider
-{
-    /// <summary>The batches, in order; each maps every data input of the model to a tensor.</summary>
-    IAsyncEnumerable<IReadOnlyDictionary<string, Tensor>> GetBatchesAsync(CancellationToken cancellationToken = default);
-}
 
 /// <summary>Progress of a scoring run.</summary>
 /// <param name="Done">Groups (or batches, for data-driven criteria) finished.</param>
@@ -26,8 +19,8 @@ public sealed record ImportanceContext
     /// <summary>The groups to score (blocked groups are skipped by every criterion).</summary>
     public required IReadOnlyList<PruningGroup> Groups { get; init; }
 
-    /// <summary>Input batches, for data-driven criteria; null for data-free ones.</summary>
-    public IImportanceDataProvider? Data { get; init; }
+    /// <summary>Input batches (their targets unused unless a criterion needs them, e.g. Taylor), for data-driven criteria; null for data-free ones.</summary>
+    public IDataProvider? Data { get; init; }
 
     /// <summary>Optional progress sink.</summary>
     public IProgress<ImportanceProgress>? Progress { get; init; }

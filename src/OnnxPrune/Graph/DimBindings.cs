@@ -1,9 +1,9 @@
-using OnnxPrune.Graph;
+using System.Globalization;
 
-namespace OnnxPrune.Analysis;
+namespace OnnxPrune.Graph;
 
 /// <summary>
-/// Concrete values for symbolic dims. The shape engine (<see cref="ShapeInference"/>) works on symbolic shapes; concrete
+/// Concrete values for symbolic dims, and the one grammar that binds them (<see cref="Parse"/>). The shape engine (<c>Analysis/ShapeInference</c>) works on symbolic shapes; concrete
 /// shapes (for MAC counting, for a training graph at a fixed batch) are the same inference with these bindings
 /// substituted into the graph inputs' and declared values' dims, so there is one set of per-op shape rules.
 /// </summary>
@@ -15,6 +15,27 @@ namespace OnnxPrune.Analysis;
 /// unknown (no size given); null leaves such a dim symbolic.</param>
 public sealed record DimBindings(IReadOnlyDictionary<string, long> Dims, long? Batch = null)
 {
+    /// <summary>
+    /// The one grammar for binding symbolic input dimensions to values (<c>--dim</c> of every verb, and pipeline files):
+    /// <c>NAME=VALUE</c> binds every dimension called NAME (e.g. <c>batch=4</c>), <c>INPUT:AXIS=VALUE</c> binds one axis of
+    /// one input (e.g. <c>image:2=224</c>, which wins over the name where both apply). VALUE is a positive integer.
+    /// </summary>
+    /// <remarks>Parses <c>NAME=VALUE</c> / <c>INPUT:AXIS=VALUE</c> pairs; a later pair for the same key wins.</remarks>
+    /// <exception cref="ArgumentException">A pair is malformed, its key empty, or its value not a positive integer (the message quotes it).</exception>
+    public static Dictionary<string, long> Parse(IEnumerable<string>? pairs)
+    {
+        var result = new Dictionary<string, long>(StringComparer.Ordinal);
+        if (pairs is null) return result;
+        foreach (var pair in pairs)
+        {
+            int eq = pair?.LastIndexOf('=') ?? -1;
+            if (eq <= 0 || !long.TryParse(pair.AsSpan(eq + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var value) || value <= 0)
+                throw new ArgumentException($"--dim '{pair}': expected NAME=VALUE or INPUT:AXIS=VALUE with a positive integer value.", nameof(pairs));
+            result[pair![..eq]] = value;
+        }
+        return result;
+    }
+
     /// <summary>No bindings: inference stays symbolic.</summary>
     public static DimBindings None { get; } = new(new Dictionary<string, long>());
 

@@ -1,7 +1,6 @@
-using OnnxPrune.Data;
 using OnnxPrune.Graph;
 
-namespace OnnxPrune.Training;
+namespace OnnxPrune.Data;
 
 /// <summary>Named data sets and class-subset tasks for training and evaluation.</summary>
 public static class TaskData
