@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using OnnxPrune.Graph;
+using OnnxPrune.Runtime;
 using OnnxPrune.Training;
 
 namespace OnnxPrune.Cli.Commands;
@@ -40,10 +41,11 @@ internal static class FinetuneCommand
         bnMode.AcceptOnlyFromAmong("batch", "frozen");
         var seed = new Option<int>("--seed") { Description = "Seed for shuffling and augmentation.", DefaultValueFactory = _ => 1 };
         var threads = new Option<int>("--threads") { Description = "Intra-op threads (0: ONNX Runtime's default)." };
+        var provider = RunCommand.ProviderOption();
         var command = new Command("finetune", "Fine-tune a classifier on ONNX Runtime (standard-op backward graph) and write it with the new weights.")
         {
             input, output, data, classes, steps, epochs, batch, lr, optimizer, weightDecay, warmup, smoothing, teacher, distillWeight, temperature,
-            recalibrate, bnMode, seed, threads,
+            recalibrate, bnMode, seed, threads, provider,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -55,9 +57,10 @@ internal static class FinetuneCommand
             var test = TaskData.ForTask(TaskData.Load(dataSpec, train: false), taskClasses, outputs);
             bool adamw = parse.GetValue(optimizer) == "adamw";
             int seedValue = parse.GetValue(seed);
+            var sessionSettings = new SessionSettings { IntraOpThreads = parse.GetValue(threads), Provider = RunCommand.ParseProvider(parse.GetValue(provider)) };
             if (parse.GetValue(recalibrate) is > 0 and var n)
             {
-                var r = BatchNormRecalibrator.Recalibrate(model, train, n, parse.GetValue(batch), seedValue, cancellationToken: cancellationToken);
+                var r = BatchNormRecalibrator.Recalibrate(model, train, n, parse.GetValue(batch), seedValue, sessionSettings with { AllowSpinning = false }, cancellationToken);
                 Console.Error.WriteLine($"recalibrated {r.Layers} BatchNormalization layer(s) from {r.Images} images");
             }
             var teacherFile = parse.GetValue(teacher);
@@ -68,6 +71,7 @@ internal static class FinetuneCommand
                 Epochs = parse.GetValue(epochs),
                 Seed = seedValue,
                 IntraOpThreads = parse.GetValue(threads),
+                Provider = sessionSettings.Provider,
                 BatchNorm = parse.GetValue(bnMode) == "frozen" ? BatchNormMode.Frozen : BatchNormMode.BatchStatistics,
                 Optimizer = new OptimizerOptions
                 {
@@ -87,7 +91,7 @@ internal static class FinetuneCommand
                 Teacher = teacherFile is null ? null : OnnxModel.Load(teacherFile.FullName),
                 ProgressInterval = 20,
             };
-            var before = Evaluator.Evaluate(model, test, 256, cancellationToken: cancellationToken);
+            var before = Evaluator.Evaluate(model, test, 256, sessionSettings, cancellationToken);
             Console.Error.WriteLine(FormattableString.Invariant($"before training: {test.Name} accuracy {before.Accuracy:P2}, loss {before.Loss:F4}"));
             using var trainer = new Trainer(model, options);
             var progress = new StderrProgress();

@@ -21,7 +21,7 @@ public static class BatchNormRecalibrator
     /// <summary>Recalibrates <paramref name="model"/> in place from <paramref name="batches"/> batches of <paramref name="data"/>.</summary>
     /// <exception cref="UnsupportedModelException">The model's opset is below 7.</exception>
     public static RecalibrationResult Recalibrate(OnnxModel model, ImageDataset data, int batches, int batchSize = 64, int seed = 1,
-        SessionOptions? sessionOptions = null, CancellationToken cancellationToken = default)
+        SessionSettings? sessionSettings = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
@@ -52,7 +52,7 @@ public static class BatchNormRecalibrator
         g.EliminateDeadCode();
         g.TopologicalSort();
 
-        using var session = new InferenceSession(stats.ToBytes(), sessionOptions ?? new SessionOptions { AllowSpinning = false });
+        using var session = OrtSessions.Create(stats, sessionSettings ?? new SessionSettings { AllowSpinning = false });
         var sampler = new BatchSampler(data, batchSize, seed, shuffle: true);
         var sums = layers.ToDictionary(s => s, s => (Mean: new double[0], Var: new double[0]));
         int images = 0;
@@ -60,7 +60,7 @@ public static class BatchNormRecalibrator
         {
             cancellationToken.ThrowIfCancellationRequested();
             var (x, _) = sampler.Next();
-            var outputs = session.Run(new Dictionary<string, Tensor> { [input.Name] = x });
+            var outputs = session.RunTensors(new Dictionary<string, Tensor> { [input.Name] = x });
             images += batchSize;
             foreach (var s in layers)
             {
