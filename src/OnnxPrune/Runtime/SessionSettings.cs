@@ -72,7 +72,7 @@ public sealed record SessionSettings
     {
         if (IntraOpThreads < 0) throw new ArgumentOutOfRangeException(nameof(IntraOpThreads), IntraOpThreads, "Thread count must be >= 0.");
         if (InterOpThreads < 0) throw new ArgumentOutOfRangeException(nameof(InterOpThreads), InterOpThreads, "Thread count must be >= 0.");
-        var options = new SessionOptions();
+        var options = NewSessionOptions();
         try
         {
             options.LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR;
@@ -102,6 +102,20 @@ public sealed record SessionSettings
         {
             options.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>ONNX Runtime's options object; the first one loads the native library, whose absence becomes one clear error.</summary>
+    private static SessionOptions NewSessionOptions()
+    {
+        try { return new SessionOptions(); }
+        catch (Exception e) when (e is DllNotFoundException || e.InnerException is DllNotFoundException)
+        {
+            throw new OrtCallException(OrtErrorCode.NoSuchFile,
+                "The ONNX Runtime native library (libonnxruntime) was not found next to the application or on the library path. " +
+                $"The application must reference a native ONNX Runtime package matching Microsoft.ML.OnnxRuntime.Managed {typeof(SessionOptions).Assembly.GetName().Version?.ToString(3)}: " +
+                "Microsoft.ML.OnnxRuntime (CPU) or Microsoft.ML.OnnxRuntime.Gpu (CUDA); rebuild with `dotnet build` after adding it. " +
+                $"({(e.InnerException ?? e).Message})", e);
         }
     }
 
