@@ -145,7 +145,8 @@ public sealed record SessionSettings
             var library = missing.Success ? $"missing library {missing.Groups[1].Value}. " : "";
             throw new OrtCallException(code == OrtErrorCode.Ok ? OrtErrorCode.EpFail : code,
                 $"The CUDA execution provider could not be enabled (ONNX Runtime {OrtSessions.RuntimeVersion}): {library}" +
-                $"{GpuPackageHint} ONNX Runtime said: {text}", e);
+                "The GPU package (Microsoft.ML.OnnxRuntime.Gpu, the -p:OnnxRuntimeFlavor=Gpu build) is in use: install CUDA 13 and cuDNN 9 " +
+                $"where the loader finds them (e.g. LD_LIBRARY_PATH), or use --provider cpu. ONNX Runtime said: {text}", e);
         }
     }
 }
