@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the embedded default model: prune fmnist-resnet to half its channels (checked against the
 # masked original on ONNX Runtime), fine-tune the pruned model for 300 steps on a 3-class task, and evaluate it
-# next to the unpruned model fine-tuned the same way. Builds what it needs (restore, ONNX Runtime fetch);
+# next to the unpruned model fine-tuned the same way. Builds what it needs (restore, which brings ONNX Runtime from NuGet);
 # Fashion-MNIST comes from Debian's dataset-fashion-mnist (installed here when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -10,7 +10,6 @@ need=()
 [ -d /usr/share/libonnx-testdata/data ] || need+=(libonnx-testdata)
 /usr/bin/python3 -c 'import onnx' 2>/dev/null || need+=(python3-onnx)
 [ -d /usr/share/datasets/fashion-mnist ] || need+=(dataset-fashion-mnist)
-command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
   echo "Installing: ${need[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi

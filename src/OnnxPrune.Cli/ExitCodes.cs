@@ -23,6 +23,10 @@ internal static class ExitCodes
     public const int BadData = 12;
     /// <summary>A tensor or input has an element type (or kind) with no handling here (<see cref="UnsupportedElementTypeException"/>).</summary>
     public const int UnsupportedElementType = 13;
+    /// <summary>A task library cannot be read: a corrupt entry file or an unreadable library folder (<see cref="OnnxPrune.Tasks.TaskLibraryException"/>).</summary>
+    public const int TaskLibrary = 14;
+    /// <summary>A task list file (<c>library fill --tasks</c>) is malformed; the message names the file and line.</summary>
+    public const int TaskListFormat = 15;
     public const int Cancelled = 130;
     public const int Internal = 70;
 
@@ -58,11 +62,15 @@ internal static class ExitCodes
         OnnxFormatException => (BadModel, "invalid model"),
         UnsupportedModelException => (Unsupported, "unsupported"),
         PruningConstraintException => (PruningConstraint, "pruning constraint"),
-        OnnxPrune.Runtime.OnnxRuntimeException => (Runtime, "onnx runtime"),
+        OnnxPrune.Runtime.OrtCallException => (Runtime, "onnx runtime"),
+        Microsoft.ML.OnnxRuntime.OnnxRuntimeException => (Runtime, "onnx runtime"),
         OnnxPrune.Training.TrainingDivergedException => (TrainingDiverged, "training diverged"),
         OnnxPrune.Pruning.Importance.ScoresFormatException => (ScoresFormat, "invalid scores file"),
         OnnxPrune.Pruning.NonFiniteWeightsException => (NonFiniteWeights, "non-finite weights"),
         OnnxPrune.Analysis.ModelMismatchException => (Usage, "wrong model"),
+        OnnxPrune.Tasks.BaseModelMismatchException => (Usage, "wrong model"),
+        OnnxPrune.Tasks.TaskListFormatException => (TaskListFormat, "invalid task list"),
+        OnnxPrune.Tasks.TaskLibraryException => (TaskLibrary, "task library"),
         DataFormatException => (BadData, "invalid data file"),
         UnsupportedElementTypeException => (UnsupportedElementType, "unsupported element type"),
         OnnxPruneException => (BadModel, "error"),

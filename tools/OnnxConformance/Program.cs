@@ -16,7 +16,7 @@ if (!Directory.Exists(root))
     Console.Error.WriteLine($"conformance data folder not found: {root} (Debian/Ubuntu: apt-get install libonnx-testdata)");
     return 2;
 }
-Console.WriteLine($"ONNX Runtime {OrtEnvironment.RuntimeVersion} from {OrtEnvironment.LibraryPath}");
+Console.WriteLine($"ONNX Runtime {OrtSessions.RuntimeVersion} (NuGet native package; providers: {string.Join(", ", OrtSessions.AvailableProviders)})");
 var summary = new ConformanceRunner().RunAll(root, r =>
 {
     if (r.Status == ConformanceStatus.Failed) Console.WriteLine($"FAILED  {r.Name}: {r.Reason}");

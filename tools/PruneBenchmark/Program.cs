@@ -110,9 +110,9 @@ return 0;
 
 static double Latency(string path, int runs, IReadOnlyDictionary<string, long> dims)
 {
-    using var session = new InferenceSession(path, new SessionOptions { IntraOpThreads = 1, AllowSpinning = false });
-    var feeds = RandomInputs.Create(session.Inputs, seed: 0, dims: dims, defaultDim: 1);
-    return LatencyBenchmark.Measure(() => session.Run(feeds), warmup: 3, runs: runs).MedianMs;
+    using var session = OrtSessions.Create(path, new SessionSettings { IntraOpThreads = 1, AllowSpinning = false });
+    var feeds = RandomInputs.Create(session.InputMetadata, seed: 0, dims: dims, defaultDim: 1);
+    return LatencyBenchmark.Measure(() => session.RunTensors(feeds), warmup: 3, runs: runs).MedianMs;
 }
 
 // Symbolic non-batch input dims (dynamic H/W) → 64, a size every shared model's strides divide; the batch stays 1.

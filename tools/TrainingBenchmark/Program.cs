@@ -1,3 +1,4 @@
+using Microsoft.ML.OnnxRuntime;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -28,8 +29,8 @@ var builderDefaults = new GradientBuilderOptions();
 var bnMode = Arg("--batchnorm", builderDefaults.BatchNorm == BatchNormMode.Frozen ? "frozen" : "batch") == "batch" ? BatchNormMode.BatchStatistics : BatchNormMode.Frozen;
 // The training session's ORT optimization level; the default is the trainer's.
 bool inGraphSgd = args.Contains("--in-graph-sgd");
-var trainLevel = Arg("--train-optimization", Trainer.TrainingGraphOptimization == GraphOptimizationLevel.All ? "all" : "extended") == "extended"
-    ? GraphOptimizationLevel.Extended : GraphOptimizationLevel.All;
+var trainLevel = Arg("--train-optimization", Trainer.TrainingGraphOptimization == GraphOptimizationLevel.ORT_ENABLE_ALL ? "all" : "extended") == "extended"
+    ? GraphOptimizationLevel.ORT_ENABLE_EXTENDED : GraphOptimizationLevel.ORT_ENABLE_ALL;
 var convGrad = Arg("--conv-weight-grad", builderDefaults.ConvWeightGradient == ConvWeightGradientMethod.Im2ColGemm ? "im2col" : "conv") == "im2col" ? ConvWeightGradientMethod.Im2ColGemm : ConvWeightGradientMethod.Convolution;
 
 Console.WriteLine($"ONNX Runtime CPU, intra-op threads {(threads == 0 ? "default" : threads)}, spinning off, {iterations} timed runs after 3 warm-up runs");
@@ -41,7 +42,7 @@ foreach (var path in models)
     var forward = OnnxModel.Load(path);
     foreach (var batch in batches)
     {
-        var options = new SessionOptions { IntraOpThreads = threads, AllowSpinning = false };
+        var options = new SessionSettings { IntraOpThreads = threads, AllowSpinning = false };
         var x = Tensor.Zeros(ElementType.Float, batch, 1, 28, 28);
         var rng = new Random(1);
         var xs = x.AsSpan<float>();
@@ -49,18 +50,18 @@ foreach (var path in models)
 
         // 1. Forward, weights as initializers.
         (double Wall, double Cpu) fwdInit;
-        using (var s = new InferenceSession(forward.ToBytes(), options))
-        using (var bind = s.CreateBinding(new Dictionary<string, Tensor> { [s.Inputs[0].Name] = x }, [s.Outputs[0].Name]))
+        using (var s = OrtSessions.Create(forward, options))
+        using (var bind = s.CreateBinding(new Dictionary<string, Tensor> { [s.InputNames[0]] = x }, [s.OutputNames[0]]))
             fwdInit = Measure(iterations, bind.Run);
 
         // 2. Forward, weights as graph inputs (what the training graph sees).
         var graph = GradientBuilder.Build(forward, new GradientBuilderOptions { BatchSize = batch, BatchNorm = bnMode, ConvWeightGradient = convGrad });
         var asInputs = WeightsAsInputs(forward, graph.Parameters.Select(q => q.Name).ToHashSet());
         (double Wall, double Cpu) fwdInput;
-        using (var s = new InferenceSession(asInputs.ToBytes(), options))
+        using (var s = OrtSessions.Create(asInputs, options))
         {
             var feeds = Feeds(s, forward, x);
-            using var bind = s.CreateBinding(feeds, [s.Outputs[0].Name]);
+            using var bind = s.CreateBinding(feeds, [s.OutputNames[0]]);
             fwdInput = Measure(iterations, bind.Run);
         }
 
@@ -68,7 +69,7 @@ foreach (var path in models)
         (double Wall, double Cpu) step;
         double optimizerMs;
         var trainOptions = profileDir is null ? options with { OptimizationLevel = trainLevel } : options with { OptimizationLevel = trainLevel, ProfilingFilePrefix = Path.Combine(profileDir, $"{Path.GetFileNameWithoutExtension(path)}_b{batch}") };
-        using (var s = new InferenceSession(graph.Model.ToBytes(), trainOptions))
+        using (var s = OrtSessions.Create(graph.Model, trainOptions))
         {
             var feeds = Feeds(s, forward, x);
             using var bind = s.CreateBinding(feeds);
@@ -98,14 +99,14 @@ foreach (var path in models)
         {
             // Both designs alive at once and timed in alternating rounds, so drift of the machine hits both alike.
             var withSgd = WithInGraphSgd(graph, momentum: 0.9f);
-            using var gs = new InferenceSession(withSgd.ToBytes(), options with { OptimizationLevel = trainLevel });
+            using var gs = OrtSessions.Create(withSgd, options with { OptimizationLevel = trainLevel });
             var gFeeds = Feeds(gs, forward, x);
             gFeeds["sgd.lr"] = Tensor.Scalar(1e-6f);
             using var gBind = gs.CreateBinding(gFeeds);
             gBind.Run(); // outputs are allocated by the first run and reused by the next ones
             var pairs = graph.Parameters.SelectMany(q => new[] { (In: q.Name, Out: q.Name + ".updated"), (In: q.Name + ".velocity", Out: q.Name + ".velocity.updated") })
                 .Select(t => (gBind.Inputs[t.In], gBind.Outputs[t.Out])).ToArray();
-            using var cs = new InferenceSession(graph.Model.ToBytes(), options with { OptimizationLevel = trainLevel });
+            using var cs = OrtSessions.Create(graph.Model, options with { OptimizationLevel = trainLevel });
             using var cBind = cs.CreateBinding(Feeds(cs, forward, x));
             var optimizer = Optimizer.Create(new OptimizerOptions { Kind = OptimizerKind.Sgd, Momentum = 0.9f }, graph.Parameters);
             var weights = graph.Parameters.Select(q => cBind.Inputs[q.Name]).ToArray();
@@ -157,10 +158,10 @@ static Dictionary<string, Tensor> Feeds(InferenceSession s, OnnxModel forward, T
 {
     var constants = forward.Graph.Constants.ToDictionary(c => c.Name);
     var feeds = new Dictionary<string, Tensor>();
-    foreach (var input in s.Inputs)
-        feeds[input.Name] = input.Name == forward.Graph.DataInputs.First().Name ? x
-            : constants.TryGetValue(input.Name, out var c) ? c.Data
-            : Tensor.Zeros(input.ElementType, input.Shape.Select(d => Math.Max(1, d)).ToArray());
+    foreach (var (name, input) in s.InputMetadata)
+        feeds[name] = name == forward.Graph.DataInputs.First().Name ? x
+            : constants.TryGetValue(name, out var c) ? c.Data
+            : Tensor.Zeros(input.OnnxPruneElementType(), input.Dimensions.Select(d => (long)Math.Max(1, d)).ToArray());
     return feeds;
 }
 

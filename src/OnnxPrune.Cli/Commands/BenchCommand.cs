@@ -24,12 +24,7 @@ internal static class BenchCommand
         var spin = new Option<bool>("--spin") { Description = "Let idle ONNX Runtime threads spin (faster on an otherwise idle machine; off by default)." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of text." };
 
-        var provider = new Option<string>("--provider")
-        {
-            Description = "Execution provider: cpu (default) or cuda (needs a CUDA build of ONNX Runtime, see ONNXPRUNE_ORT_LIBRARY).",
-            DefaultValueFactory = _ => "cpu",
-        };
-        provider.AcceptOnlyFromAmong("cpu", "cuda");
+        var provider = RunCommand.ProviderOption();
         var command = new Command("bench", "Measure a model's latency (median, p10, p90 in ms) and throughput on ONNX Runtime with random inputs.")
         {
             model, threads, warmup, runs, dims, seed, spin, json, provider,
@@ -47,9 +42,9 @@ internal static class BenchCommand
         if (threads < 0) throw new ArgumentException("--threads must be >= 0.");
         if (runs < 1) throw new ArgumentException("--runs must be >= 1.");
         if (warmup < 0) throw new ArgumentException("--warmup must be >= 0.");
-        var options = new SessionOptions { IntraOpThreads = threads, AllowSpinning = spin, Provider = provider };
-        using var session = new InferenceSession(model.FullName, options);
-        var inputs = RandomInputs.Create(session.Inputs, seed, DimBindings.Parse(dimSpecs));
+        var options = new SessionSettings { IntraOpThreads = threads, AllowSpinning = spin, Provider = provider };
+        using var session = OrtSessions.Create(model.FullName, options);
+        var inputs = RandomInputs.Create(session.InputMetadata, seed, DimBindings.Parse(dimSpecs));
         using var binding = session.CreateBinding(inputs);
         var stats = LatencyBenchmark.Measure(binding.Run, warmup, runs);
 
@@ -71,7 +66,7 @@ internal static class BenchCommand
                 ["maxMs"] = stats.MaxMs,
                 ["throughputPerSec"] = stats.ThroughputPerSecond,
                 ["inputs"] = inputs.ToDictionary(p => p.Key, p => p.Value.ToString()),
-                ["onnxRuntime"] = OrtEnvironment.RuntimeVersion,
+                ["onnxRuntime"] = OrtSessions.RuntimeVersion,
             };
             output.WriteLine(JsonSerializer.Serialize(report));
         }
@@ -79,7 +74,7 @@ internal static class BenchCommand
         {
             output.WriteLine($"model:      {model.FullName}");
             output.WriteLine($"inputs:     {string.Join(", ", inputs.Select(p => $"{p.Key}: {p.Value}"))}");
-            output.WriteLine($"runtime:    ONNX Runtime {OrtEnvironment.RuntimeVersion}, {provider.ToString().ToUpperInvariant()}, {threads} intra-op thread(s), spinning {(spin ? "on" : "off")}");
+            output.WriteLine($"runtime:    ONNX Runtime {OrtSessions.RuntimeVersion}, {provider.ToString().ToUpperInvariant()}, {threads} intra-op thread(s), spinning {(spin ? "on" : "off")}");
             output.WriteLine($"runs:       {stats.Runs} timed after {warmup} warm-up");
             output.WriteLine(FormattableString.Invariant($"latency:    median {stats.MedianMs:F3} ms, p10 {stats.P10Ms:F3} ms, p90 {stats.P90Ms:F3} ms (min {stats.MinMs:F3}, max {stats.MaxMs:F3})"));
             output.WriteLine(FormattableString.Invariant($"throughput: {stats.ThroughputPerSecond:F1} runs/s"));

@@ -18,14 +18,15 @@ internal static class EvalCommand
         var batch = new Option<int>("--batch") { Description = "Images per inference batch.", DefaultValueFactory = _ => 256 };
         var threads = new Option<int>("--threads") { Description = "Intra-op threads (0: ONNX Runtime's default)." };
         var json = new Option<bool>("--json") { Description = "Print JSON (keys: model, data, classes, images, accuracy, loss)." };
-        var command = new Command("eval", "Evaluate a classifier's top-1 accuracy and cross-entropy on a data set's test split.") { model, data, classes, batch, threads, json };
+        var provider = RunCommand.ProviderOption();
+        var command = new Command("eval", "Evaluate a classifier's top-1 accuracy and cross-entropy on a data set's test split.") { model, data, classes, batch, threads, json, provider };
         command.SetAction(parse =>
         {
             var path = parse.GetValue(model)!.FullName;
             var onnx = OnnxModel.Load(path);
             var taskClasses = TaskData.ParseClasses(parse.GetValue(classes));
             var test = TaskData.ForTask(TaskData.Load(parse.GetValue(data)!, train: false), taskClasses, TaskData.OutputClasses(onnx));
-            var result = Evaluator.Evaluate(onnx, test, parse.GetValue(batch), new SessionOptions { IntraOpThreads = parse.GetValue(threads) });
+            var result = Evaluator.Evaluate(onnx, test, parse.GetValue(batch), new SessionSettings { IntraOpThreads = parse.GetValue(threads), Provider = RunCommand.ParseProvider(parse.GetValue(provider)) });
             if (parse.GetValue(json))
                 Console.WriteLine(JsonSerializer.Serialize(new { model = path, data = test.Name, classes = taskClasses, images = result.Count, accuracy = result.Accuracy, loss = result.Loss }, Json.Options));
             else

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using OnnxPrune.Data;
 using OnnxPrune.Graph;
+using OnnxPrune.Runtime;
 using OnnxPrune.Training;
 
 namespace OnnxPrune.Cli.Commands;
@@ -39,10 +40,12 @@ internal static class FinetuneCommand
         bnMode.AcceptOnlyFromAmong("batch", "frozen");
         var seed = new Option<int>("--seed") { Description = "Seed for shuffling and augmentation.", DefaultValueFactory = _ => 1 };
         var threads = new Option<int>("--threads") { Description = "Intra-op threads (0: ONNX Runtime's default)." };
+        var provider = RunCommand.ProviderOption();
+        var progressInterval = new Option<int>("--progress-interval") { Description = "Report the mean training loss every this many steps.", DefaultValueFactory = _ => 20 };
         var command = new Command("finetune", "Fine-tune a classifier on ONNX Runtime (standard-op backward graph) and write it with the new weights.")
         {
             input, output, data, classes, steps, epochs, batch, lr, optimizer, weightDecay, warmup, smoothing, teacher, distillWeight, temperature,
-            recalibrate, bnMode, seed, threads,
+            recalibrate, bnMode, seed, threads, provider, progressInterval,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -72,7 +75,8 @@ internal static class FinetuneCommand
                         Temperature = parse.GetValue(temperature),
                     },
                     Teacher = teacherFile is null ? null : OnnxModel.Load(teacherFile.FullName),
-                    ProgressInterval = 20,
+                    ProgressInterval = Math.Max(1, parse.GetValue(progressInterval)),
+                    Provider = RunCommand.ParseProvider(parse.GetValue(provider)),
                 },
             };
             var progress = new StderrProgress();

@@ -32,12 +32,7 @@ internal static class RunCommand
         };
         var threads = new Option<int>("--threads") { Description = "Intra-op threads (0: ONNX Runtime's default)." };
 
-        var provider = new Option<string>("--provider")
-        {
-            Description = "Execution provider: cpu (default) or cuda (needs a CUDA build of ONNX Runtime, see ONNXPRUNE_ORT_LIBRARY).",
-            DefaultValueFactory = _ => "cpu",
-        };
-        provider.AcceptOnlyFromAmong("cpu", "cuda");
+        var provider = ProviderOption();
         var command = new Command("run", "Run a model once on ONNX Runtime and print each output's shape and min/max/mean.")
         {
             model, inputs, random, seed, dims, outputDir, threads, provider,
@@ -51,7 +46,7 @@ internal static class RunCommand
     /// <summary>The verb's work; returns the exit code. Exceptions propagate to <see cref="ExitCodes"/>.</summary>
     public static int Execute(FileInfo model, string[] inputSpecs, bool random, int seed, string[] dimSpecs, DirectoryInfo? outputDir, int threads, TextWriter output, ExecutionProvider provider = ExecutionProvider.Cpu)
     {
-        using var session = new InferenceSession(model.FullName, new SessionOptions { IntraOpThreads = threads, Provider = provider });
+        using var session = OrtSessions.Create(model.FullName, new SessionSettings { IntraOpThreads = threads, Provider = provider });
         var feeds = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var spec in inputSpecs)
         {
@@ -61,7 +56,7 @@ internal static class RunCommand
         }
         if (random)
         {
-            var missing = session.Inputs.Where(i => !feeds.ContainsKey(i.Name)).ToList();
+            var missing = session.InputMetadata.Where(i => !feeds.ContainsKey(i.Key)).ToDictionary();
             foreach (var (name, tensor) in RandomInputs.Create(missing, seed, DimBindings.Parse(dimSpecs)))
                 feeds[name] = tensor;
         }
@@ -72,28 +67,39 @@ internal static class RunCommand
 
         output.WriteLine($"model inputs:  {session.DescribeInputs()}");
         output.WriteLine($"model outputs: {session.DescribeOutputs()}");
-        var results = session.Run(feeds);
+        var results = session.RunTensors(feeds);
         foreach (var (name, tensor) in results) output.WriteLine(Describe(name, tensor));
 
         if (outputDir != null)
         {
             outputDir.Create();
-            for (int k = 0; k < session.Inputs.Count; k++)
+            for (int k = 0; k < session.InputNames.Count; k++)
             {
-                var name = session.Inputs[k].Name;
+                var name = session.InputNames[k];
                 TensorProtoConverter.WriteFile(feeds[name], name, Path.Combine(outputDir.FullName, $"input_{k}.pb"));
             }
             int j = 0;
             foreach (var (name, tensor) in results)
                 TensorProtoConverter.WriteFile(tensor, name, Path.Combine(outputDir.FullName, $"output_{j++}.pb"));
-            output.WriteLine($"wrote {session.Inputs.Count} input(s) and {results.Count} output(s) to {outputDir.FullName}");
+            output.WriteLine($"wrote {session.InputNames.Count} input(s) and {results.Count} output(s) to {outputDir.FullName}");
         }
         return ExitCodes.Ok;
     }
 
+    /// <summary>The <c>--provider cpu|cuda</c> option shared by run, bench, eval and finetune.</summary>
+    internal static Option<string> ProviderOption()
+    {
+        var provider = new Option<string>("--provider")
+        {
+            Description = "Execution provider: cpu (default) or cuda (needs the GPU build, -p:OnnxRuntimeFlavor=Gpu, and CUDA 13 + cuDNN 9; else exit 6).",
+            DefaultValueFactory = _ => "cpu",
+        };
+        provider.AcceptOnlyFromAmong("cpu", "cuda");
+        return provider;
+    }
+
     /// <summary>Maps the --provider value to the library's enum.</summary>
-    internal static ExecutionProvider ParseProvider(string? value) =>
-        string.Equals(value, "cuda", StringComparison.OrdinalIgnoreCase) ? ExecutionProvider.Cuda : ExecutionProvider.Cpu;
+    internal static ExecutionProvider ParseProvider(string? value) => SessionSettings.ParseProvider(value ?? "cpu");
 
     /// <summary>One line per output: name, type and shape, and min/max/mean (plus NaN/inf counts when any).</summary>
     internal static string Describe(string name, Tensor tensor)

@@ -46,21 +46,21 @@ public static class EquivalenceCheck
         ArgumentNullException.ThrowIfNull(reference);
         ArgumentNullException.ThrowIfNull(pruned);
         options ??= new VerificationOptions();
-        var sessionOptions = new SessionOptions { AllowSpinning = false };
-        using var expectedSession = new InferenceSession(reference.ToBytes(), sessionOptions);
-        using var actualSession = new InferenceSession(pruned.ToBytes(), sessionOptions);
+        var settings = new SessionSettings { AllowSpinning = false };
+        using var expectedSession = OrtSessions.Create(reference, settings);
+        using var actualSession = OrtSessions.Create(pruned, settings);
         var dims = new Dictionary<string, long>(options.Dims, StringComparer.Ordinal);
-        foreach (var input in expectedSession.Inputs)
-            for (int axis = 0; axis < input.Shape.Count; axis++)
-                if (input.Shape[axis] < 0 && !(input.SymbolicDims.Count > axis && input.SymbolicDims[axis] is { } s && options.Dims.ContainsKey(s)))
-                    dims[string.Create(CultureInfo.InvariantCulture, $"{input.Name}:{axis}")] = axis == 0 ? 1 : options.DefaultDim;
+        foreach (var (name, input) in expectedSession.InputMetadata)
+            for (int axis = 0; axis < input.Dimensions.Length; axis++)
+                if (input.Dimensions[axis] < 0 && !(input.SymbolicDimensions.Length > axis && input.SymbolicDimensions[axis] is { Length: > 0 } s && options.Dims.ContainsKey(s)))
+                    dims[string.Create(CultureInfo.InvariantCulture, $"{name}:{axis}")] = axis == 0 ? 1 : options.DefaultDim;
         double worst = 0;
         for (int sample = 0; sample < options.Samples; sample++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var inputs = RandomInputs.Create(expectedSession.Inputs, options.Seed + sample, dims);
-            var expected = expectedSession.Run(inputs);
-            var actual = actualSession.Run(inputs);
+            var inputs = RandomInputs.Create(expectedSession.InputMetadata, options.Seed + sample, dims);
+            var expected = expectedSession.RunTensors(inputs);
+            var actual = actualSession.RunTensors(inputs);
             foreach (var (name, e) in expected)
                 worst = Math.Max(worst, actual.TryGetValue(name, out var a) ? RelativeDifference(e, a, options.ScaleFloor) : double.PositiveInfinity);
         }

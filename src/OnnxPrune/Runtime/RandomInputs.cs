@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
+using Microsoft.ML.OnnxRuntime;
 using OnnxPrune.Tensors;
+using BFloat16 = OnnxPrune.Tensors.BFloat16;
 
 namespace OnnxPrune.Runtime;
 
@@ -14,44 +16,45 @@ public static class RandomInputs
 {
     /// <summary>Concrete shapes for every input.</summary>
     /// <exception cref="ArgumentException">A dimension value is not positive.</exception>
-    public static Dictionary<string, long[]> ResolveShapes(IReadOnlyList<ValueMetadata> inputs, IReadOnlyDictionary<string, long>? dims = null, long defaultDim = 1)
+    public static Dictionary<string, long[]> ResolveShapes(IReadOnlyDictionary<string, NodeMetadata> inputs, IReadOnlyDictionary<string, long>? dims = null, long defaultDim = 1)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(defaultDim, 0);
         var result = new Dictionary<string, long[]>(StringComparer.Ordinal);
-        foreach (var input in inputs)
+        foreach (var (name, input) in inputs)
         {
-            var shape = new long[input.Shape.Count];
+            var shape = new long[input.Dimensions.Length];
             for (int axis = 0; axis < shape.Length; axis++)
             {
-                long d = input.Shape[axis];
+                long d = input.Dimensions[axis];
                 if (d < 0)
                 {
-                    var symbol = input.SymbolicDims.Count > axis ? input.SymbolicDims[axis] : null;
-                    if (dims != null && dims.TryGetValue($"{input.Name}:{axis.ToString(CultureInfo.InvariantCulture)}", out var byAxis)) d = byAxis;
+                    var symbol = input.SymbolicDimensions.Length > axis && !string.IsNullOrEmpty(input.SymbolicDimensions[axis]) ? input.SymbolicDimensions[axis] : null;
+                    if (dims != null && dims.TryGetValue($"{name}:{axis.ToString(CultureInfo.InvariantCulture)}", out var byAxis)) d = byAxis;
                     else if (dims != null && symbol != null && dims.TryGetValue(symbol, out var bySymbol)) d = bySymbol;
                     else d = defaultDim;
-                    if (d < 0) throw new ArgumentException($"Dimension {axis} of input '{input.Name}' resolved to {d}.", nameof(dims));
+                    if (d < 0) throw new ArgumentException($"Dimension {axis} of input '{name}' resolved to {d}.", nameof(dims));
                 }
                 shape[axis] = d;
             }
-            result[input.Name] = shape;
+            result[name] = shape;
         }
         return result;
     }
 
-    /// <summary>Random tensors for every input of <paramref name="inputs"/> (all must be tensors).</summary>
+    /// <summary>Random tensors for every input of <paramref name="inputs"/> (e.g. <see cref="InferenceSession.InputMetadata"/>; all must be tensors).</summary>
     /// <exception cref="UnsupportedElementTypeException">An input is not a tensor or has an element type without a random generator here.</exception>
-    public static Dictionary<string, Tensor> Create(IReadOnlyList<ValueMetadata> inputs, int seed, IReadOnlyDictionary<string, long>? dims = null, long defaultDim = 1)
+    public static Dictionary<string, Tensor> Create(IReadOnlyDictionary<string, NodeMetadata> inputs, int seed, IReadOnlyDictionary<string, long>? dims = null, long defaultDim = 1)
     {
         var rng = new Random(seed);
         var shapes = ResolveShapes(inputs, dims, defaultDim);
         var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        foreach (var input in inputs)
+        foreach (var (name, input) in inputs)
         {
-            if (input.Kind != OnnxValueKind.Tensor)
-                throw new UnsupportedElementTypeException($"Input '{input.Name}' is a {input.TypeText}; only tensor inputs can be generated.");
-            result[input.Name] = IsGenerated(input.ElementType) ? Fill(input.ElementType, shapes[input.Name], rng)
-                : throw new UnsupportedElementTypeException($"Input '{input.Name}' is {input.TypeText}: no random generator for element type {input.ElementType}; feed it from a file instead.");
+            if (input.OnnxValueType != OnnxValueType.ONNX_TYPE_TENSOR)
+                throw new UnsupportedElementTypeException($"Input '{name}' is a {input.TypeText()}; only tensor inputs can be generated.");
+            var elementType = input.OnnxPruneElementType();
+            result[name] = IsGenerated(elementType) ? Fill(elementType, shapes[name], rng)
+                : throw new UnsupportedElementTypeException($"Input '{name}' is {input.TypeText()}: no random generator for element type {elementType}; feed it from a file instead.");
         }
         return result;
     }

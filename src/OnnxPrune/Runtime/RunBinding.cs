@@ -1,64 +1,54 @@
-using OnnxPrune.Runtime.Native;
+using Microsoft.ML.OnnxRuntime;
 using OnnxPrune.Tensors;
 
 namespace OnnxPrune.Runtime;
 
 /// <summary>
-/// A reusable set of input and output buffers for running one session many times with the same shapes
-/// (e.g. a training loop): no per-run allocation, no per-run pinning, no output copies after the first run.
+/// Reusable input and output buffers for running one ONNX Runtime <see cref="InferenceSession"/> many times with
+/// the same shapes (e.g. a training loop), through ONNX Runtime's <see cref="OrtIoBinding"/>: no per-run allocation,
+/// no per-run pinning, no output copies after the first run.
 /// </summary>
 /// <remarks>
-/// The caller refills <see cref="Inputs"/> in place (e.g. <c>binding.Inputs["x"].AsSpan&lt;float&gt;()</c>) and calls
-/// <see cref="Run"/>; results appear in <see cref="Outputs"/>, overwritten by the next run. The tensors live in the
-/// pinned object heap and stay valid (as plain managed tensors) after disposal. A binding is not thread-safe; use
-/// one binding per thread. It keeps its session's native object alive until disposed.
+/// Inputs and outputs are OnnxPrune <see cref="Tensor"/>s whose arrays live in the pinned object heap; each is bound
+/// once as an <see cref="OrtValue"/> over that memory. The caller refills <see cref="Inputs"/> in place (e.g.
+/// <c>binding.Inputs["x"].AsSpan&lt;float&gt;()</c>) and calls <see cref="Run"/>; ONNX Runtime writes the results
+/// straight into <see cref="Outputs"/>, overwritten by the next run. The first run lets ONNX Runtime allocate the
+/// outputs (their shapes are not known before), copies them once into pinned tensors and binds those. The tensors
+/// stay valid (as plain managed tensors) after disposal. A binding is not thread-safe; use one per thread. The
+/// session must outlive the binding.
 /// </remarks>
 public sealed class RunBinding : IDisposable
 {
     private readonly InferenceSession _session;
-    private readonly OrtSessionHandle _sessionHandle;
-    private readonly IntPtr[] _inputNames;
-    private readonly IntPtr[] _inputValues;
-    private readonly OrtValueHandle[] _inputHandles;
-    private readonly IntPtr[] _outputNames;
-    private readonly IntPtr[] _outputValues;
-    private readonly OrtValueHandle?[] _outputHandles;
-    private readonly string[] _outputNameText;
+    private readonly OrtIoBinding _io;
+    private readonly RunOptions _runOptions = new();
+    private readonly OrtValue[] _inputValues;
+    private readonly OrtValue?[] _outputValues;
+    private readonly string[] _outputNames;
     private readonly Dictionary<string, Tensor> _inputs = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Tensor> _outputs = new(StringComparer.Ordinal);
-    private bool _sessionRef;
     private bool _outputsBound;
     private bool _disposed;
 
-    internal unsafe RunBinding(InferenceSession session, (int Index, Tensor Tensor)[] inputs, int[] outputs)
+    internal RunBinding(InferenceSession session, (string Name, Tensor Tensor)[] inputs, string[] outputs)
     {
         _session = session;
-        _sessionHandle = session.Handle;
-        var api = OrtApi.Instance;
-        _inputNames = new IntPtr[inputs.Length];
-        _inputValues = new IntPtr[inputs.Length];
-        _inputHandles = new OrtValueHandle[inputs.Length];
-        _outputNames = new IntPtr[outputs.Length];
-        _outputValues = new IntPtr[outputs.Length];
-        _outputHandles = new OrtValueHandle?[outputs.Length];
-        _outputNameText = new string[outputs.Length];
-        _sessionHandle.DangerousAddRef(ref _sessionRef);
+        _outputNames = outputs;
+        _inputValues = new OrtValue[inputs.Length];
+        _outputValues = new OrtValue?[outputs.Length];
+        _io = SessionExtensions.Call(session.CreateIoBinding, "creating an I/O binding");
         try
         {
             for (int i = 0; i < inputs.Length; i++)
             {
-                var (index, source) = inputs[i];
-                var tensor = PinnedCopy(source.ElementType, source.Dims, source.RawData);
-                _inputs[session.Inputs[index].Name] = tensor;
-                _inputHandles[i] = CreateValue(api, tensor);
-                _inputValues[i] = _inputHandles[i].DangerousGetHandle();
-                _inputNames[i] = _sessionHandle.InputNames[index];
+                var (name, source) = inputs[i];
+                var tensor = OrtTensors.PinnedCopy(source);
+                _inputs[name] = tensor;
+                _inputValues[i] = OrtTensors.CreatePinnedView(tensor.ElementType, tensor.Dims.ToArray(), tensor.RawData);
+                SessionExtensions.Call(() => { _io.BindInput(name, _inputValues[i]); return 0; }, $"binding input '{name}'");
             }
-            for (int j = 0; j < outputs.Length; j++)
-            {
-                _outputNames[j] = _sessionHandle.OutputNames[outputs[j]];
-                _outputNameText[j] = session.Outputs[outputs[j]].Name;
-            }
+            foreach (var name in outputs)
+                SessionExtensions.Call(() => { _io.BindOutputToDevice(name, OrtMemoryInfo.DefaultInstance); return 0; }, $"binding output '{name}'");
         }
         catch
         {
@@ -89,85 +79,53 @@ public sealed class RunBinding : IDisposable
     }
 
     /// <summary>Runs the session on the current input values.</summary>
-    /// <exception cref="OnnxRuntimeException">ONNX Runtime fails.</exception>
+    /// <exception cref="OrtCallException">ONNX Runtime fails.</exception>
     /// <exception cref="ObjectDisposedException">The binding was disposed.</exception>
-    public unsafe void Run()
+    public void Run()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var api = OrtApi.Instance;
-        if (!_outputsBound) Array.Clear(_outputValues);
-        fixed (IntPtr* inNames = _inputNames)
-        fixed (IntPtr* inValues = _inputValues)
-        fixed (IntPtr* outNames = _outputNames)
-        fixed (IntPtr* outValues = _outputValues)
-        {
-            OrtStatus.Check(api.Run(_sessionHandle.DangerousGetHandle(), IntPtr.Zero, inNames, inValues, (nuint)_inputNames.Length,
-                outNames, (nuint)_outputNames.Length, outValues), "running bound session");
-        }
-        if (_outputsBound) return;
-
-        // First run: ORT allocated the outputs. Copy them into pinned tensors and bind those for later runs.
         try
         {
-            for (int j = 0; j < _outputValues.Length; j++)
-            {
-                var (type, dims) = InferenceSession.ReadValueShape(api, _outputValues[j], _outputNameText[j]);
-                var bytes = GC.AllocateUninitializedArray<byte>(checked((int)ElementTypes.ByteCount(type, Tensor.CountElements(dims))), pinned: true);
-                if (bytes.Length > 0)
-                {
-                    void* data;
-                    OrtStatus.Check(api.GetTensorMutableData(_outputValues[j], &data));
-                    new ReadOnlySpan<byte>(data, bytes.Length).CopyTo(bytes);
-                }
-                var tensor = new Tensor(type, dims, bytes);
-                _outputs[_outputNameText[j]] = tensor;
-                _outputHandles[j] = CreateValue(api, tensor);
-            }
+            _session.RunWithBinding(_runOptions, _io);
         }
-        finally
+        catch (Microsoft.ML.OnnxRuntime.OnnxRuntimeException e)
         {
-            for (int j = 0; j < _outputValues.Length; j++)
+            throw OrtCallException.From(e, "running bound session");
+        }
+        if (!_outputsBound) BindOutputs();
+    }
+
+    // First run: ONNX Runtime allocated the outputs. Copy them into pinned tensors and bind those for later runs.
+    private void BindOutputs()
+    {
+        using (var produced = SessionExtensions.Call(_io.GetOutputValues, "reading bound outputs"))
+        {
+            int j = 0;
+            foreach (var value in produced)
             {
-                if (_outputValues[j] != IntPtr.Zero) api.ReleaseValue(_outputValues[j]);
-                _outputValues[j] = IntPtr.Zero;
+                var tensor = OrtTensors.PinnedCopy(OrtTensors.ToTensor(value, _outputNames[j]));
+                _outputs[_outputNames[j]] = tensor;
+                _outputValues[j] = OrtTensors.CreatePinnedView(tensor.ElementType, tensor.Dims.ToArray(), tensor.RawData);
+                j++;
             }
         }
-        for (int j = 0; j < _outputValues.Length; j++) _outputValues[j] = _outputHandles[j]!.DangerousGetHandle();
+        _io.ClearBoundOutputs();
+        for (int j = 0; j < _outputNames.Length; j++)
+        {
+            int k = j;
+            SessionExtensions.Call(() => { _io.BindOutput(_outputNames[k], _outputValues[k]!); return 0; }, $"binding output '{_outputNames[k]}'");
+        }
         _outputsBound = true;
     }
 
-    private static Tensor PinnedCopy(ElementType type, ReadOnlySpan<long> dims, byte[] data)
-    {
-        var bytes = GC.AllocateUninitializedArray<byte>(data.Length, pinned: true);
-        data.CopyTo(bytes, 0);
-        return new Tensor(type, dims, bytes);
-    }
-
-    private static unsafe OrtValueHandle CreateValue(OrtApi api, Tensor tensor)
-    {
-        // The array lives in the pinned object heap: its address is stable for the tensor's whole life.
-        fixed (byte* data = tensor.RawData)
-            return InferenceSession.CreateTensorValue(api, data, tensor.RawData.LongLength, tensor.Dims, tensor.ElementType);
-    }
-
-    /// <summary>Releases this binding's hold on the session if it was never disposed (its values finalize on their own).</summary>
-    ~RunBinding()
-    {
-        if (_sessionRef) _sessionHandle.DangerousRelease();
-    }
-
-    /// <summary>Releases the native values and this binding's hold on the session.</summary>
+    /// <summary>Releases the native binding and values (the tensors stay usable as managed data).</summary>
     public void Dispose()
     {
         if (_disposed) return;
         _disposed = true;
-        GC.SuppressFinalize(this);
-        foreach (var h in _inputHandles) h?.Dispose();
-        foreach (var h in _outputHandles) h?.Dispose();
-        if (_sessionRef)
-        {
-            _sessionRef = false;
-            _sessionHandle.DangerousRelease();
-        }
+        _io?.Dispose();
+        _runOptions.Dispose();
+        foreach (var v in _inputValues) v?.Dispose();
+        foreach (var v in _outputValues) v?.Dispose();
     }
 }

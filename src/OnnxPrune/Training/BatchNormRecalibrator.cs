@@ -24,7 +24,7 @@ public static class BatchNormRecalibrator
     /// <remarks>Any <see cref="IDataset"/> serves (its inputs only are read): an <see cref="ImageDataset"/> is checked against
     /// the model's input first; other data sets give the input shape by their first batch.</remarks>
     public static RecalibrationResult Recalibrate(OnnxModel model, IDataset data, int batches, int batchSize = 64, int seed = 1,
-        SessionOptions? sessionOptions = null, CancellationToken cancellationToken = default)
+        SessionSettings? sessionSettings = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
@@ -57,7 +57,7 @@ public static class BatchNormRecalibrator
         }
         new CleanupPass().Run(stats);
 
-        using var session = new InferenceSession(stats.ToBytes(), sessionOptions ?? new SessionOptions { AllowSpinning = false });
+        using var session = OrtSessions.Create(stats, sessionSettings ?? new SessionSettings { AllowSpinning = false });
         var sampler = new BatchSampler(data, batchSize, seed, shuffle: true);
         var sums = layers.ToDictionary(s => s, s => (Mean: new double[0], Var: new double[0]));
         int images = 0;
@@ -65,7 +65,7 @@ public static class BatchNormRecalibrator
         {
             cancellationToken.ThrowIfCancellationRequested();
             var feeds = sampler.NextBatch().InputsFor([input.Name]);
-            var outputs = session.Run(feeds);
+            var outputs = session.RunTensors(feeds);
             images += batchSize;
             foreach (var s in layers)
             {

@@ -1,3 +1,4 @@
+using Microsoft.ML.OnnxRuntime;
 using OnnxPrune.Data;
 using OnnxPrune.Graph;
 using OnnxPrune.Runtime;
@@ -11,7 +12,7 @@ namespace OnnxPrune.Training;
 /// <param name="Count">Images evaluated.</param>
 public sealed record EvaluationResult(double Accuracy, double Loss, int Count)
 {
-    /// <summary>Per head, for an evaluation of several heads (<see cref="Evaluator.Evaluate(OnnxModel, IDataset, IReadOnlyList{LossOptions}, int, SessionOptions?, CancellationToken)"/>); null otherwise.</summary>
+    /// <summary>Per head, for an evaluation of several heads (<see cref="Evaluator.Evaluate(OnnxModel, IDataset, IReadOnlyList{LossOptions}, int, SessionSettings?, CancellationToken)"/>); null otherwise.</summary>
     public IReadOnlyList<HeadEvaluation>? Heads { get; init; }
 }
 
@@ -20,10 +21,10 @@ public static partial class Evaluator
 {
     /// <summary>Evaluates <paramref name="model"/> on every image of <paramref name="data"/> in order.</summary>
     /// <exception cref="UnsupportedModelException">The model's first output is not [N, K] with K ≥ the data's class count.</exception>
-    public static EvaluationResult Evaluate(OnnxModel model, ImageDataset data, int batchSize = 256, SessionOptions? sessionOptions = null, CancellationToken cancellationToken = default)
+    public static EvaluationResult Evaluate(OnnxModel model, ImageDataset data, int batchSize = 256, SessionSettings? sessionSettings = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
-        using var session = new InferenceSession(model.ToBytes(), sessionOptions ?? new SessionOptions());
+        using var session = OrtSessions.Create(model, sessionSettings);
         return Evaluate(session, data, batchSize, cancellationToken);
     }
 
@@ -32,16 +33,16 @@ public static partial class Evaluator
     {
         ArgumentNullException.ThrowIfNull(session);
         ArgumentNullException.ThrowIfNull(data);
-        var inputName = session.Inputs[0].Name;
-        TaskData.EnsureImagesFit(inputName, session.Inputs[0].Shape, data);
-        var outputName = session.Outputs[0].Name;
+        var inputName = session.InputNames[0];
+        TaskData.EnsureImagesFit(inputName, session.InputMetadata[inputName].Dimensions.Select(d => (long)d).ToArray(), data);
+        var outputName = session.OutputNames[0];
         var sampler = new BatchSampler(data, batchSize, seed: 0, shuffle: false);
         long correct = 0;
         double lossSum = 0;
         foreach (var (images, labels) in sampler.Epochs())
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var logits = session.Run(new Dictionary<string, Tensor> { [inputName] = images }, [outputName])[outputName];
+            var logits = session.RunTensors(new Dictionary<string, Tensor> { [inputName] = images }, [outputName])[outputName];
             var (c, l) = Score(logits, labels.AsSpan<long>());
             correct += c;
             lossSum += l;

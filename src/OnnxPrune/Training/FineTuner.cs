@@ -113,7 +113,7 @@ public sealed class FineTuner
         var clock = Stopwatch.StartNew();
         void Lap(string stage) { timings[stage] = clock.Elapsed.TotalMilliseconds; clock.Restart(); }
         var trainer = options.Trainer;
-        var sessionOptions = new SessionOptions { IntraOpThreads = trainer.IntraOpThreads, AllowSpinning = false };
+        var sessionSettings = new SessionSettings { IntraOpThreads = trainer.IntraOpThreads, AllowSpinning = false, Provider = trainer.Provider };
 
         progress?.Report(new FinetuneProgress(FinetuneStage.Data, options.Train is null ? $"loading {options.Data}" : $"using {options.Train.Name}"));
         var (train, test) = await Task.Run(() => LoadData(model, options), cancellationToken).ConfigureAwait(false);
@@ -134,7 +134,7 @@ public sealed class FineTuner
         EvaluationResult? before = null;
         if (options.EvaluateBefore && test is not null)
         {
-            before = await Task.Run(() => Evaluator.EvaluateAsTrained(work, test, trainer.Losses ?? [trainer.Loss], options.EvaluationBatchSize, sessionOptions, cancellationToken), cancellationToken).ConfigureAwait(false);
+            before = await Task.Run(() => Evaluator.EvaluateAsTrained(work, test, trainer.Losses ?? [trainer.Loss], options.EvaluationBatchSize, sessionSettings, cancellationToken), cancellationToken).ConfigureAwait(false);
             progress?.Report(new FinetuneProgress(FinetuneStage.Evaluate,
                 FormattableString.Invariant($"before training: {test.Name} accuracy {before.Accuracy:P2}, loss {before.Loss:F4}")));
             Lap("evaluate");

@@ -19,10 +19,10 @@ public static partial class Evaluator
     /// data (exactly the single-head numbers), else each head (the per-head overload).
     /// </summary>
     internal static EvaluationResult EvaluateAsTrained(OnnxModel model, IDataset data, IReadOnlyList<LossOptions> heads, int batchSize,
-        SessionOptions sessionOptions, CancellationToken cancellationToken) =>
+        SessionSettings sessionSettings, CancellationToken cancellationToken) =>
         data is ImageDataset images && heads.Count == 1 && heads[0].Kind == LossKind.SoftmaxCrossEntropy && IsFirstOutput(model, heads[0])
-            ? Evaluate(model, images, batchSize, sessionOptions, cancellationToken)
-            : Evaluate(model, data, heads, batchSize, sessionOptions, cancellationToken);
+            ? Evaluate(model, images, batchSize, sessionSettings, cancellationToken)
+            : Evaluate(model, data, heads, batchSize, sessionSettings, cancellationToken);
 
     private static bool IsFirstOutput(OnnxModel model, LossOptions head) =>
         head.Output is { } name ? model.Graph.Outputs.Count > 0 && model.Graph.Outputs[0].Name == name : head.OutputIndex == 0;
@@ -35,7 +35,7 @@ public static partial class Evaluator
     /// </summary>
     /// <exception cref="UnsupportedModelException">A head's output and target do not fit (the message names both).</exception>
     public static EvaluationResult Evaluate(OnnxModel model, IDataset data, IReadOnlyList<LossOptions> heads, int batchSize = 256,
-        SessionOptions? sessionOptions = null, CancellationToken cancellationToken = default)
+        SessionSettings? sessionSettings = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
@@ -45,7 +45,7 @@ public static partial class Evaluator
         var outputs = heads.Select(h => h.Output ?? (h.OutputIndex >= 0 && h.OutputIndex < graphOutputs.Count ? graphOutputs[h.OutputIndex].Name
             : throw new ArgumentException($"Loss output index {h.OutputIndex} is out of range ({graphOutputs.Count} outputs).", nameof(heads)))).ToArray();
         var dataInputs = model.Graph.DataInputs.Select(v => v.Name).ToArray();
-        using var session = new InferenceSession(model.ToBytes(), sessionOptions ?? new SessionOptions());
+        using var session = OrtSessions.Create(model, sessionSettings ?? new SessionSettings());
         var lossSum = new double[heads.Count];
         var correct = new long[heads.Count];
         var elements = new long[heads.Count];
@@ -53,7 +53,7 @@ public static partial class Evaluator
         foreach (var batch in sampler.Batches())
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var results = session.Run(batch.InputsFor(dataInputs), outputs.Distinct().ToArray());
+            var results = session.RunTensors(batch.InputsFor(dataInputs), outputs.Distinct().ToArray());
             for (int h = 0; h < heads.Count; h++)
             {
                 var z = results[outputs[h]];

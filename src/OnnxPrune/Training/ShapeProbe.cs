@@ -1,3 +1,4 @@
+using Microsoft.ML.OnnxRuntime;
 using OnnxPrune.Graph;
 using OnnxPrune.Runtime;
 using OnnxPrune.Tensors;
@@ -34,8 +35,8 @@ internal static class ShapeProbe
             }
             feeds[input.Name] = t;
         }
-        using var session = new InferenceSession(probe.ToBytes(), new SessionOptions { OptimizationLevel = GraphOptimizationLevel.Basic, AllowSpinning = false });
-        var results = session.Run(feeds);
+        using var session = OrtSessions.Create(probe, new SessionSettings { OptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_BASIC, AllowSpinning = false });
+        var results = session.RunTensors(feeds);
         var info = new Dictionary<string, (ElementType, long[], Tensor?)>(StringComparer.Ordinal);
         foreach (var (name, tensor) in results)
         {

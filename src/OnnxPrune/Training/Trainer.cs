@@ -1,3 +1,4 @@
+using Microsoft.ML.OnnxRuntime;
 using System.Diagnostics;
 using OnnxPrune.Data;
 using OnnxPrune.Graph;
@@ -22,7 +23,7 @@ public sealed class Trainer : IDisposable
     private readonly RunBinding? _teacherBinding;
     private readonly Optimizer _optimizer;
     private readonly Dictionary<string, float[]> _runningStats = new(StringComparer.Ordinal);
-    private readonly SessionOptions _sessionOptions;
+    private readonly SessionSettings _sessionSettings;
 
     /// <summary>
     /// ONNX Runtime's optimization level for the training graph. Extended, not All: the layout level (NCHWc) only
@@ -30,7 +31,7 @@ public sealed class Trainer : IDisposable
     /// weight gradients, and there its layout round trip (ReorderOutput) costs more than it saves: 10–15 % of a
     /// ResNet step (tools/TrainingBenchmark). Evaluation and teacher sessions keep the default (All).
     /// </summary>
-    public static GraphOptimizationLevel TrainingGraphOptimization => GraphOptimizationLevel.Extended;
+    public static GraphOptimizationLevel TrainingGraphOptimization => GraphOptimizationLevel.ORT_ENABLE_EXTENDED;
 
     /// <summary>Prepares training of <paramref name="forward"/> (which is not modified until <see cref="ExportModel"/>'s copy).</summary>
     /// <exception cref="UnsupportedModelException">The model cannot be differentiated (the message names the node).</exception>
@@ -44,15 +45,15 @@ public sealed class Trainer : IDisposable
             BatchSize = _options.BatchSize, Losses = ResolveLosses(_options), BatchNorm = _options.BatchNorm, IsTrainable = _options.IsTrainable,
         });
         if (_graph.DataInputs.Count != 1) throw new UnsupportedModelException($"The trainer feeds one image input; the model has {_graph.DataInputs.Count} data inputs.");
-        _sessionOptions = new SessionOptions { IntraOpThreads = _options.IntraOpThreads, AllowSpinning = false };
-        _session = new InferenceSession(_graph.Model.ToBytes(), _sessionOptions with { OptimizationLevel = TrainingGraphOptimization });
+        _sessionSettings = new SessionSettings { IntraOpThreads = _options.IntraOpThreads, AllowSpinning = false, Provider = _options.Provider };
+        _session = OrtSessions.Create(_graph.Model, _sessionSettings with { OptimizationLevel = TrainingGraphOptimization });
 
         var constants = forward.Graph.Constants.ToDictionary(c => c.Name, StringComparer.Ordinal);
         var feeds = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        foreach (var meta in _session.Inputs)
-            feeds[meta.Name] = constants.TryGetValue(meta.Name, out var c) && _graph.Parameters.Any(p => p.Name == meta.Name)
+        foreach (var (name, meta) in _session.InputMetadata)
+            feeds[name] = constants.TryGetValue(name, out var c) && _graph.Parameters.Any(p => p.Name == name)
                 ? c.Data
-                : Tensor.Zeros(meta.ElementType, meta.Shape.Select(d => Math.Max(d, 1)).ToArray());
+                : Tensor.Zeros(meta.OnnxPruneElementType(), meta.Dimensions.Select(d => (long)Math.Max(d, 1)).ToArray());
         _binding = _session.CreateBinding(feeds);
         foreach (var s in _graph.BatchNorm)
         {
@@ -61,9 +62,9 @@ public sealed class Trainer : IDisposable
         }
         if (_options.Teacher is { } teacher)
         {
-            _teacher = new InferenceSession(teacher.ToBytes(), _sessionOptions);
+            _teacher = OrtSessions.Create(teacher, _sessionSettings);
             var x = _binding.Inputs[_graph.DataInputs[0]];
-            _teacherBinding = _teacher.CreateBinding(new Dictionary<string, Tensor> { [_teacher.Inputs[0].Name] = x }, [_teacher.Outputs[0].Name]);
+            _teacherBinding = _teacher.CreateBinding(new Dictionary<string, Tensor> { [_teacher.InputNames[0]] = x }, [_teacher.OutputNames[0]]);
         }
         _optimizer = Optimizer.Create(_options.Optimizer, _graph.Parameters);
     }
@@ -154,7 +155,7 @@ public sealed class Trainer : IDisposable
             windowSteps++;
             bool last = step == total - 1;
             bool evalNow = validation is not null && (last || (_options.EvaluationInterval > 0 && (step + 1) % _options.EvaluationInterval == 0));
-            if (evalNow) evaluation = Evaluator.EvaluateAsTrained(ExportModel(), validation!, _graph.Heads.Select(h => h.Loss with { Output = h.Output }).ToArray(), 256, _sessionOptions, ct);
+            if (evalNow) evaluation = Evaluator.EvaluateAsTrained(ExportModel(), validation!, _graph.Heads.Select(h => h.Loss with { Output = h.Output }).ToArray(), 256, _sessionSettings, ct);
             if (last || evalNow || (step + 1) % Math.Max(1, _options.ProgressInterval) == 0)
             {
                 double seconds = (clock.ElapsedTicks - windowStart) / (double)Stopwatch.Frequency;

@@ -43,6 +43,8 @@ public sealed record TrainerOptions
     public int EvaluationInterval { get; init; }
     /// <summary>ONNX Runtime intra-op threads (0: its default). Fix it for bit-exact repeatability across machines. Idle threads do not spin (the trainer shares the CPU with its evaluation and teacher sessions).</summary>
     public int IntraOpThreads { get; init; }
+    /// <summary>Execution provider of the training, evaluation and teacher sessions (default CPU; CUDA needs the GPU native package).</summary>
+    public Runtime.ExecutionProvider Provider { get; init; }
     /// <summary>
     /// A teacher for knowledge distillation (e.g. the unpruned model), run as its own ONNX Runtime session; its logits
     /// become the training graph's teacher input. Set <see cref="LossOptions.DistillationWeight"/> &gt; 0 to use it

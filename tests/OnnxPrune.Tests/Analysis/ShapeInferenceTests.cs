@@ -83,8 +83,8 @@ public class CeilModePoolingTests
         f.B.Output(conv);
         var model = f.B.Build();
 
-        using var session = new OnnxPrune.Runtime.InferenceSession(model.ToBytes());
-        var y = session.Run(new Dictionary<string, Tensor> { ["x"] = Tensor.Zeros(ElementType.Float, [1, 2, n, n]) }).Values.Single();
+        using var session = OnnxPrune.Runtime.OrtSessions.Create(model);
+        var y = OnnxPrune.Runtime.SessionExtensions.RunTensors(session, new Dictionary<string, Tensor> { ["x"] = Tensor.Zeros(ElementType.Float, [1, 2, n, n]) }).Values.Single();
         long expected = y.Shape[2];
 
         var info = ShapeInference.Infer(model.Graph, model.GetOpset(""));

@@ -19,8 +19,8 @@ public class PassTests
 
     private static IReadOnlyDictionary<string, Tensor> Run(OnnxModel model, Tensor x)
     {
-        using var session = new InferenceSession(model.ToBytes());
-        return session.Run(new Dictionary<string, Tensor> { ["x"] = x });
+        using var session = OrtSessions.Create(model);
+        return session.RunTensors(new Dictionary<string, Tensor> { ["x"] = x });
     }
 
     [Test]

@@ -13,13 +13,13 @@ public static class Oracle
     /// <summary>Relative tolerance: max |pruned − reference| ≤ Tolerance · max |reference| per output.</summary>
     public const double Tolerance = 1e-5;
 
-    private static readonly SessionOptions Options = new() { IntraOpThreads = 1, InterOpThreads = 1, AllowSpinning = false };
+    private static readonly SessionSettings Options = new() { IntraOpThreads = 1, InterOpThreads = 1, AllowSpinning = false };
 
     /// <summary>Runs a serialized model on ONNX Runtime.</summary>
     public static IReadOnlyDictionary<string, Tensor> Run(byte[] model, IReadOnlyDictionary<string, Tensor> inputs)
     {
-        using var session = new InferenceSession(model, Options);
-        return session.Run(inputs);
+        using var session = OrtSessions.Create(model, Options);
+        return session.RunTensors(inputs);
     }
 
     /// <summary>Random inputs for every data input; symbolic dims take <paramref name="dims"/>[name] or 1 (axis 0) / <paramref name="defaultSize"/>.</summary>

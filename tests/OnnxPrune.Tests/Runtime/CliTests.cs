@@ -126,11 +126,9 @@ public class CliTests
     {
         var cli = Path.Combine(AppContext.BaseDirectory, "OnnxPrune.Cli.dll");
         Assert.That(File.Exists(cli), Is.True, cli);
-        (int, string) Start(params string[] args) => StartWith(null, args);
-        (int, string) StartWith(string? ortLibrary, params string[] args)
+        (int, string) Start(params string[] args)
         {
             var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-            if (ortLibrary != null) psi.Environment[OnnxPrune.Runtime.Native.OrtNativeLibrary.EnvironmentVariable] = ortLibrary;
             psi.ArgumentList.Add(cli);
             foreach (var a in args) psi.ArgumentList.Add(a);
             using var p = Process.Start(psi)!;
@@ -143,18 +141,25 @@ public class CliTests
         Assert.That(text, Does.Contain("y: float[1,4]"));
         var (missing, text2) = Start("run", Path.Combine(_dir, "nope.onnx"), "--random");
         Assert.That(missing, Is.EqualTo(ExitCodes.Io), text2);
-        // The environment variable wins over the bundled library; a bad path is one clear runtime error.
-        var (badLib, text3) = StartWith("/no/such/libonnxruntime.so", "run", _model, "--random");
-        Assert.That(badLib, Is.EqualTo(ExitCodes.Runtime), text3);
-        Assert.That(text3, Does.Contain("ONNXPRUNE_ORT_LIBRARY=/no/such/libonnxruntime.so"));
-        var (goodLib, text4) = StartWith(OrtEnvironment.LibraryPath, "run", _model, "--random");
-        Assert.That(goodLib, Is.EqualTo(0), text4);
+        // --version names both versions: OnnxPrune's and the loaded ONNX Runtime's (the NuGet package's).
+        var (version, text3) = Start("--version");
+        Assert.That(version, Is.EqualTo(0), text3);
+        Assert.That(text3, Does.Match(@"onnxprune \d+\.\d+").And.Contain($"ONNX Runtime {OrtSessions.RuntimeVersion}"));
+        // CUDA on a build or machine without it: one clear runtime error naming the package to use (exit 6).
+        var (cuda, text4) = Start("run", _model, "--random", "--provider", "cuda");
+        if (OrtSessions.AvailableProviders.Contains("CUDAExecutionProvider") && cuda == 0)
+            Assert.That(text4, Does.Contain("y: float[1,4]"), "CUDA is available here: the run must succeed");
+        else
+        {
+            Assert.That(cuda, Is.EqualTo(ExitCodes.Runtime), text4);
+            Assert.That(text4, Does.Contain("CUDA").And.Contain("Microsoft.ML.OnnxRuntime.Gpu").And.Contain("OnnxRuntimeFlavor=Gpu"));
+        }
     }
 
     [Test]
     public void Missing_native_library_gives_one_clear_error()
     {
-        // The CLI copied without libonnxruntime into a folder with no .cache above it.
+        // The CLI copied without the native library (libonnxruntime*.so from the NuGet package).
         var app = Path.Combine(_dir, "app");
         Directory.CreateDirectory(app);
         foreach (var file in Directory.GetFiles(AppContext.BaseDirectory))
@@ -163,11 +168,10 @@ public class CliTests
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         psi.ArgumentList.Add(Path.Combine(app, "OnnxPrune.Cli.dll"));
         foreach (var a in new[] { "run", _model, "--random" }) psi.ArgumentList.Add(a);
-        psi.Environment.Remove(OnnxPrune.Runtime.Native.OrtNativeLibrary.EnvironmentVariable);
         using var p = Process.Start(psi)!;
         var text = p.StandardOutput.ReadToEnd() + p.StandardError.ReadToEnd();
         p.WaitForExit();
         Assert.That(p.ExitCode, Is.EqualTo(ExitCodes.Runtime), text);
-        Assert.That(text, Does.Contain("not found").And.Contain("dotnet build").And.Contain("ONNXPRUNE_ORT_LIBRARY"));
+        Assert.That(text, Does.Contain("not found").And.Contain("dotnet build").And.Contain("Microsoft.ML.OnnxRuntime"));
     }
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using NUnit.Framework;
+using Microsoft.ML.OnnxRuntime;
 using OnnxPrune.Runtime;
 using OnnxPrune.Tensors;
 
@@ -20,9 +21,9 @@ public class InferenceSessionTests
     [Test]
     public void Run_computes_relu_add_and_mul()
     {
-        using var session = new InferenceSession(TestModels.ReluAdd());
+        using var session = OrtSessions.Create(TestModels.ReluAdd());
         var x = RandomFloats(3 * 4, 1);
-        var outputs = session.Run(Feed("x", Tensor.FromArray<float>(x, 3, 4)));
+        var outputs = session.RunTensors(Feed("x", Tensor.FromArray<float>(x, 3, 4)));
         Assert.That(outputs.Keys, Is.EqualTo(new[] { "y", "z" }));
         var y = outputs["y"].AsSpan<float>().ToArray();
         var z = outputs["z"].AsSpan<float>().ToArray();
@@ -36,10 +37,10 @@ public class InferenceSessionTests
     [Test]
     public void Run_returns_only_requested_outputs_in_requested_order()
     {
-        using var session = new InferenceSession(TestModels.ReluAdd());
-        var outputs = session.Run(Feed("x", Tensor.FromArray<float>(RandomFloats(4, 2), 1, 4)), ["z"]);
+        using var session = OrtSessions.Create(TestModels.ReluAdd());
+        var outputs = session.RunTensors(Feed("x", Tensor.FromArray<float>(RandomFloats(4, 2), 1, 4)), ["z"]);
         Assert.That(outputs.Keys, Is.EqualTo(new[] { "z" }));
-        var e = Assert.Throws<OnnxRuntimeException>(() => session.Run(Feed("x", Tensor.FromArray<float>(new float[4], 1, 4)), ["nope"]))!;
+        var e = Assert.Throws<OrtCallException>(() => session.RunTensors(Feed("x", Tensor.FromArray<float>(new float[4], 1, 4)), ["nope"]))!;
         Assert.That(e.Message, Does.Contain("nope").And.Contain("y: float[batch,4]"));
     }
 
@@ -50,11 +51,10 @@ public class InferenceSessionTests
         File.WriteAllBytes(path, TestModels.ReluAdd());
         try
         {
-            using var fromFile = new InferenceSession(path);
-            using var fromBytes = new InferenceSession(TestModels.ReluAdd());
+            using var fromFile = OrtSessions.Create(path);
+            using var fromBytes = OrtSessions.Create(TestModels.ReluAdd());
             var feed = Feed("x", Tensor.FromArray<float>(RandomFloats(8, 3), 2, 4));
-            Assert.That(fromFile.Run(feed)["y"].RawData, Is.EqualTo(fromBytes.Run(feed)["y"].RawData));
-            Assert.That(fromFile.ModelPath, Is.EqualTo(path));
+            Assert.That(fromFile.RunTensors(feed)["y"].RawData, Is.EqualTo(fromBytes.RunTensors(feed)["y"].RawData));
         }
         finally { File.Delete(path); }
     }
@@ -62,13 +62,13 @@ public class InferenceSessionTests
     [Test]
     public void Missing_model_file_is_file_not_found()
     {
-        Assert.Throws<FileNotFoundException>(() => new InferenceSession("/no/such/model.onnx"));
+        Assert.Throws<FileNotFoundException>(() => OrtSessions.Create("/no/such/model.onnx"));
     }
 
     [Test]
     public void Unknown_op_error_carries_ort_message()
     {
-        var e = Assert.Throws<OnnxRuntimeException>(() => new InferenceSession(TestModels.UnknownOp()))!;
+        var e = Assert.Throws<OrtCallException>(() => OrtSessions.Create(TestModels.UnknownOp()))!;
         Assert.That(e.Message, Does.Contain("NoSuchOperatorXyz"));
         Assert.That(e.ErrorCode, Is.Not.EqualTo(OrtErrorCode.Ok));
     }
@@ -76,8 +76,8 @@ public class InferenceSessionTests
     [Test]
     public void Wrong_input_name_lists_expected_inputs()
     {
-        using var session = new InferenceSession(TestModels.ReluAdd());
-        var e = Assert.Throws<OnnxRuntimeException>(() => session.Run(Feed("input", Tensor.FromArray<float>(new float[4], 1, 4))))!;
+        using var session = OrtSessions.Create(TestModels.ReluAdd());
+        var e = Assert.Throws<OrtCallException>(() => session.RunTensors(Feed("input", Tensor.FromArray<float>(new float[4], 1, 4))))!;
         Assert.That(e.ErrorCode, Is.EqualTo(OrtErrorCode.InvalidArgument));
         Assert.That(e.Message, Does.Contain("'input'").And.Contain("x: float[batch,4]"));
     }
@@ -85,26 +85,26 @@ public class InferenceSessionTests
     [Test]
     public void Missing_input_lists_expected_inputs()
     {
-        using var session = new InferenceSession(TestModels.ReluAdd());
-        var e = Assert.Throws<OnnxRuntimeException>(() => session.Run(new Dictionary<string, Tensor>()))!;
+        using var session = OrtSessions.Create(TestModels.ReluAdd());
+        var e = Assert.Throws<OrtCallException>(() => session.RunTensors(new Dictionary<string, Tensor>()))!;
         Assert.That(e.Message, Does.Contain("Missing").And.Contain("x: float[batch,4]"));
     }
 
     [Test]
     public void Wrong_shape_lists_expected_shape()
     {
-        using var session = new InferenceSession(TestModels.ReluAdd());
-        var e = Assert.Throws<OnnxRuntimeException>(() => session.Run(Feed("x", Tensor.FromArray<float>(new float[5], 1, 5))))!;
+        using var session = OrtSessions.Create(TestModels.ReluAdd());
+        var e = Assert.Throws<OrtCallException>(() => session.RunTensors(Feed("x", Tensor.FromArray<float>(new float[5], 1, 5))))!;
         Assert.That(e.Message, Does.Contain("float[1,5]").And.Contain("float[batch,4]"));
-        e = Assert.Throws<OnnxRuntimeException>(() => session.Run(Feed("x", Tensor.FromArray<float>(new float[4], 4))))!;
+        e = Assert.Throws<OrtCallException>(() => session.RunTensors(Feed("x", Tensor.FromArray<float>(new float[4], 4))))!;
         Assert.That(e.Message, Does.Contain("float[4]").And.Contain("float[batch,4]"));
     }
 
     [Test]
     public void Wrong_element_type_lists_expected_type()
     {
-        using var session = new InferenceSession(TestModels.ReluAdd());
-        var e = Assert.Throws<OnnxRuntimeException>(() => session.Run(Feed("x", Tensor.FromArray<double>(new double[4], 1, 4))))!;
+        using var session = OrtSessions.Create(TestModels.ReluAdd());
+        var e = Assert.Throws<OrtCallException>(() => session.RunTensors(Feed("x", Tensor.FromArray<double>(new double[4], 1, 4))))!;
         Assert.That(e.Message, Does.Contain("double[1,4]").And.Contain("float[batch,4]"));
     }
 
@@ -112,34 +112,29 @@ public class InferenceSessionTests
     public void Disposal_is_safe_in_any_order()
     {
         var input = Tensor.FromArray<float>(RandomFloats(4, 5), 1, 4);
-        // Session after environment: the environment outlives its sessions.
-        var env = OrtEnvironment.Shared;
-        var session = new InferenceSession(TestModels.ReluAdd(), environment: env);
+        var session = OrtSessions.Create(TestModels.ReluAdd());
         var binding = session.CreateBinding(Feed("x", input));
-        env.Dispose();
-        Assert.That(env.IsDisposed, Is.True);
-        var before = session.Run(Feed("x", input))["y"];
-        // Binding after session: the binding keeps the native session alive.
-        session.Dispose();
-        session.Dispose();
-        Assert.Throws<ObjectDisposedException>(() => session.Run(Feed("x", input)));
+        var before = session.RunTensors(Feed("x", input))["y"];
         binding.Run();
         Assert.That(binding.Outputs["y"].RawData, Is.EqualTo(before.RawData));
+        // Binding before session (the documented order), each disposal idempotent.
         binding.Dispose();
         binding.Dispose();
         Assert.Throws<ObjectDisposedException>(() => binding.Run());
-        // Tensors after everything: plain managed data.
+        session.Dispose();
+        session.Dispose();
+        // Tensors after everything: plain managed data, still holding the last results.
         Assert.That(before.AsSpan<float>().Length, Is.EqualTo(4));
-        // A fresh shared environment is created on demand.
-        using var again = new InferenceSession(TestModels.ReluAdd());
-        Assert.That(OrtEnvironment.Shared.IsDisposed, Is.False);
-        Assert.That(again.Run(Feed("x", input))["y"].RawData, Is.EqualTo(before.RawData));
+        Assert.That(binding.Outputs["y"].RawData, Is.EqualTo(before.RawData));
+        // A new session works after others were disposed (ONNX Runtime's environment is process-wide).
+        using var again = OrtSessions.Create(TestModels.ReluAdd());
+        Assert.That(again.RunTensors(Feed("x", input))["y"].RawData, Is.EqualTo(before.RawData));
     }
 
     [Test]
     public void Binding_reuses_buffers_and_tracks_refilled_inputs()
     {
-        using var session = new InferenceSession(TestModels.ReluAdd());
+        using var session = OrtSessions.Create(TestModels.ReluAdd());
         using var binding = session.CreateBinding(Feed("x", Tensor.FromArray<float>(new float[8], 2, 4)));
         var x = binding.Inputs["x"];
         Tensor? firstY = null;
@@ -151,7 +146,7 @@ public class InferenceSessionTests
             var y = binding.Outputs["y"];
             if (firstY == null) firstY = y;
             Assert.That(y, Is.SameAs(firstY), "output tensors are allocated once");
-            var expected = session.Run(Feed("x", Tensor.FromArray<float>(values, 2, 4)));
+            var expected = session.RunTensors(Feed("x", Tensor.FromArray<float>(values, 2, 4)));
             Assert.That(y.RawData, Is.EqualTo(expected["y"].RawData));
             Assert.That(binding.Outputs["z"].RawData, Is.EqualTo(expected["z"].RawData));
         }
@@ -164,7 +159,7 @@ public class InferenceSessionTests
     [Test]
     public void Binding_of_identity_copies_input_into_bound_output()
     {
-        using var session = new InferenceSession(TestModels.Identity(ElementType.Int64));
+        using var session = OrtSessions.Create(TestModels.Identity(ElementType.Int64));
         using var binding = session.CreateBinding(Feed("x", Tensor.FromArray<long>([1, 2, 3, 4, 5, 6], 2, 3)));
         binding.Run();
         Assert.That(binding.Outputs["y"].AsSpan<long>().ToArray(), Is.EqualTo(new long[] { 1, 2, 3, 4, 5, 6 }));
@@ -176,14 +171,14 @@ public class InferenceSessionTests
     [Test]
     public void Concurrent_runs_match_serial_runs()
     {
-        using var session = new InferenceSession(TestModels.MatMulRelu(7), new SessionOptions { IntraOpThreads = 1 });
+        using var session = OrtSessions.Create(TestModels.MatMulRelu(7), new SessionSettings { IntraOpThreads = 1 });
         const int count = 64;
         var inputs = Enumerable.Range(0, count).Select(i => Tensor.FromArray<float>(RandomFloats(((i % 4) + 1) * 64, i), (i % 4) + 1, 64)).ToArray();
-        var serial = inputs.Select(t => session.Run(Feed("x", t))["y"].RawData).ToArray();
+        var serial = inputs.Select(t => session.RunTensors(Feed("x", t))["y"].RawData).ToArray();
         var parallel = new byte[count][];
         Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = 8 }, i =>
         {
-            for (int repeat = 0; repeat < 5; repeat++) parallel[i] = session.Run(Feed("x", inputs[i]))["y"].RawData;
+            for (int repeat = 0; repeat < 5; repeat++) parallel[i] = session.RunTensors(Feed("x", inputs[i]))["y"].RawData;
         });
         for (int i = 0; i < count; i++) Assert.That(parallel[i], Is.EqualTo(serial[i]), $"input {i}");
     }
@@ -191,14 +186,14 @@ public class InferenceSessionTests
     [Test]
     public void Ten_thousand_runs_do_not_grow_memory()
     {
-        using var session = new InferenceSession(TestModels.ReluAdd(), new SessionOptions { IntraOpThreads = 1 });
+        using var session = OrtSessions.Create(TestModels.ReluAdd(), new SessionSettings { IntraOpThreads = 1 });
         var feed = Feed("x", Tensor.FromArray<float>(RandomFloats(1024 * 4, 9), 1024, 4)); // 16 KB per output: a leak would show
         using var binding = session.CreateBinding(feed);
         void Both(int n)
         {
             for (int i = 0; i < n; i++)
             {
-                session.Run(feed);
+                session.RunTensors(feed);
                 binding.Run();
             }
         }

@@ -20,24 +20,24 @@ public class SharedModelsTests
     {
         var path = Path.Combine(OnnxPrune.Tests.TestPaths.SharedModels, file);
         Assert.That(File.Exists(path), Is.True, path);
-        using var session = new InferenceSession(path, new SessionOptions { IntraOpThreads = 2, AllowSpinning = false });
-        Assert.That(session.Inputs, Is.Not.Empty);
+        using var session = OrtSessions.Create(path, new SessionSettings { IntraOpThreads = 2, AllowSpinning = false });
+        Assert.That(session.InputNames, Is.Not.Empty);
 
         // Dynamic batch -> 1; dynamic spatial dims of image inputs (e.g. PaddleOCR's H/W) -> 64, a multiple of 32.
         var dims = new Dictionary<string, long>();
-        foreach (var input in session.Inputs)
-            for (int axis = 0; axis < input.Shape.Count; axis++)
-                if (input.Shape[axis] < 0)
-                    dims[$"{input.Name}:{axis}"] = input.Shape.Count == 4 && axis >= 2 ? 64 : 1;
-        var inputs = RandomInputs.Create(session.Inputs, seed: 1234, dims);
-        var outputs = session.Run(inputs);
+        foreach (var (name, input) in session.InputMetadata)
+            for (int axis = 0; axis < input.Dimensions.Length; axis++)
+                if (input.Dimensions[axis] < 0)
+                    dims[$"{name}:{axis}"] = input.Dimensions.Length == 4 && axis >= 2 ? 64 : 1;
+        var inputs = RandomInputs.Create(session.InputMetadata, seed: 1234, dims);
+        var outputs = session.RunTensors(inputs);
 
-        Assert.That(outputs.Keys, Is.EqualTo(session.Outputs.Select(o => o.Name)));
-        foreach (var declared in session.Outputs)
+        Assert.That(outputs.Keys, Is.EqualTo(session.OutputNames));
+        foreach (var declared in session.Outputs())
         {
             var actual = outputs[declared.Name];
             Assert.That(actual.ElementType, Is.EqualTo(declared.ElementType), declared.Name);
-            Assert.That(actual.Rank, Is.EqualTo(declared.Shape.Count), $"{declared.Name}: {actual} vs {declared.TypeText}");
+            Assert.That(actual.Rank, Is.EqualTo(declared.Shape.Length), $"{declared.Name}: {actual} vs {declared.TypeText}");
             for (int axis = 0; axis < actual.Rank; axis++)
             {
                 if (declared.Shape[axis] >= 0) Assert.That(actual.Dims[axis], Is.EqualTo(declared.Shape[axis]), $"{declared.Name} axis {axis}");

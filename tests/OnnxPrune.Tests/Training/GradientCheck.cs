@@ -1,3 +1,4 @@
+using OnnxPrune.Tests.Runtime;
 using OnnxPrune.Graph;
 using OnnxPrune.Runtime;
 using OnnxPrune.Tensors;
@@ -34,11 +35,11 @@ internal static class GradientCheck
     {
         var graph = GradientBuilder.Build(model, (options ?? new GradientBuilderOptions()) with { BatchSize = 1, Loss = new LossOptions { Kind = LossKind.MeanSquaredError } });
         AssertStandardOpsOnly(graph.Model);
-        using var session = new InferenceSession(graph.Model.ToBytes(), new SessionOptions { IntraOpThreads = 1 });
+        using var session = OrtSessions.Create(graph.Model, new SessionSettings { IntraOpThreads = 1 });
         var random = new Random(seed);
         var feeds = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         var constants = model.Graph.Constants.ToDictionary(c => c.Name);
-        foreach (var input in session.Inputs)
+        foreach (var input in session.Inputs())
         {
             if (constants.TryGetValue(input.Name, out var c)) feeds[input.Name] = c.Data;
             else
@@ -48,7 +49,7 @@ internal static class GradientCheck
                 feeds[input.Name] = Tensor.FromArray<float>(Values(random, count, 0f), input.Shape.ToArray());
             }
         }
-        var results = session.Run(feeds);
+        var results = session.RunTensors(feeds);
         double baseLoss = results[graph.LossOutput].AsSpan<float>()[0];
         Assert.That(double.IsFinite(baseLoss), $"loss is {baseLoss}");
         foreach (var p in graph.Parameters)
@@ -67,7 +68,7 @@ internal static class GradientCheck
                     var copy = new Tensor(ElementType.Float, original.Dims, original.RawData.ToArray());
                     copy.AsSpan<float>()[i] += delta;
                     var f = new Dictionary<string, Tensor>(feeds) { [p.Name] = copy };
-                    return session.Run(f, [graph.LossOutput])[graph.LossOutput].AsSpan<float>()[0];
+                    return session.RunTensors(f, [graph.LossOutput])[graph.LossOutput].AsSpan<float>()[0];
                 }
                 double fd = (Loss(h) - Loss(-h)) / (2 * h);
                 double tolerance = 2e-2 * Math.Abs(g[i]) + 1e-2 * scale + 2e-6 / h;

@@ -1,3 +1,4 @@
+using OnnxPrune.Tests.Runtime;
 using OnnxPrune.Graph;
 using OnnxPrune.Runtime;
 using OnnxPrune.Tensors;
@@ -34,18 +35,18 @@ public class SharedModelTrainingTests
         }
         Assert.That(ExpectedRejections.ContainsKey(name), Is.False, $"{name} now trains: take it off ExpectedRejections");
         GradientCheck.AssertStandardOpsOnly(graph.Model);
-        using var session = new InferenceSession(graph.Model.ToBytes(), new SessionOptions { AllowSpinning = false });
+        using var session = OrtSessions.Create(graph.Model, new SessionSettings { AllowSpinning = false });
         var constants = model.Graph.Constants.ToDictionary(c => c.Name);
         var random = new Random(1);
         var feeds = new Dictionary<string, Tensor>();
-        foreach (var input in session.Inputs)
+        foreach (var input in session.Inputs())
         {
             if (constants.TryGetValue(input.Name, out var c)) { feeds[input.Name] = c.Data; continue; }
             var t = Tensor.Zeros(input.ElementType, input.Shape.ToArray());
             if (input.ElementType == ElementType.Float) { var s = t.AsSpan<float>(); for (int i = 0; i < s.Length; i++) s[i] = random.NextSingle(); }
             feeds[input.Name] = t;
         }
-        var outputs = session.Run(feeds);
+        var outputs = session.RunTensors(feeds);
         Assert.That(float.IsFinite(outputs[graph.LossOutput].AsSpan<float>()[0]));
         long nonzero = 0;
         foreach (var p in graph.Parameters)

@@ -176,13 +176,13 @@ public class TrainerTests
         var probe = OnnxModel.FromBytes(model.ToBytes());
         var conv = probe.Graph.Nodes.First(n => n.OpType == "Conv").Output(0)!;
         probe.Graph.AddOutput(conv);
-        using var session = new InferenceSession(probe.ToBytes());
+        using var session = OrtSessions.Create(probe);
         var sum = new double[6];
         var sq = new double[6];
         long perChannel = 0;
         foreach (var (images, _) in new BatchSampler(data, 64, 0, shuffle: false).Epochs())
         {
-            var y = session.Run(new Dictionary<string, Tensor> { ["image"] = images }, [conv.Name])[conv.Name];
+            var y = session.RunTensors(new Dictionary<string, Tensor> { ["image"] = images }, [conv.Name])[conv.Name];
             var s = y.AsSpan<float>();
             long n = y.Shape[0], hw = y.Shape[2] * y.Shape[3];
             for (long i = 0; i < n; i++)

@@ -21,17 +21,17 @@ namespace OnnxPrune.Pruning.Importance;
 public sealed class ActivationCriterion : IImportanceCriterion
 {
     /// <summary>Creates the criterion.</summary>
-    public ActivationCriterion(ScoreNormalization normalization = ScoreNormalization.Mean, SessionOptions? sessionOptions = null)
+    public ActivationCriterion(ScoreNormalization normalization = ScoreNormalization.Mean, SessionSettings? sessionSettings = null)
     {
         Normalization = normalization;
-        SessionOptions = sessionOptions ?? new SessionOptions { AllowSpinning = false };
+        SessionSettings = sessionSettings ?? new SessionSettings { AllowSpinning = false };
     }
 
     /// <summary>How scores are made comparable across groups.</summary>
     public ScoreNormalization Normalization { get; }
 
     /// <summary>Options of the ONNX Runtime session that computes the activations.</summary>
-    public SessionOptions SessionOptions { get; }
+    public SessionSettings SessionSettings { get; }
 
     /// <inheritdoc/>
     public string Name => "activation";
@@ -66,7 +66,7 @@ public sealed class ActivationCriterion : IImportanceCriterion
             probe.Graph.AddOutput(v);
         }
         var sums = new Dictionary<(string Name, int Axis), (double[] Sum, long Count)>();
-        using (var session = new InferenceSession(probe.ToBytes(), SessionOptions))
+        using (var session = OrtSessions.Create(probe, SessionSettings))
         {
             var outputNames = names.ToArray();
             int batch = 0;
@@ -76,7 +76,7 @@ public sealed class ActivationCriterion : IImportanceCriterion
                 var feeds = dataBatch.InputsFor(dataInputs);
                 cancellationToken.ThrowIfCancellationRequested();
                 context.Progress?.Report(new ImportanceProgress(batch++, 0, "activation batches"));
-                var outputs = session.Run(feeds, outputNames);
+                var outputs = session.RunTensors(feeds, outputNames);
                 foreach (var (g, items) in observed)
                     foreach (var item in items)
                         Accumulate(sums, item, outputs[item.Value!.Name]);

@@ -1,3 +1,4 @@
+using Microsoft.ML.OnnxRuntime;
 using OnnxPrune.Onnx;
 using OnnxPrune.Tensors;
 
@@ -33,7 +34,7 @@ public sealed record ConformanceSummary(int Passed, int Failed, int Skipped, IRe
 
 /// <summary>
 /// Runs ONNX backend test cases (folders with <c>model.onnx</c> and <c>test_data_set_N/input_K.pb, output_K.pb</c>,
-/// as in the onnx repository and Debian's libonnx-testdata) through <see cref="InferenceSession"/> and compares
+/// as in the onnx repository and Debian's libonnx-testdata) through ONNX Runtime (<see cref="OrtSessions"/>) and compares
 /// the outputs with the expected ones.
 /// </summary>
 /// <remarks>
@@ -50,7 +51,7 @@ public sealed class ConformanceRunner
     public double AbsoluteTolerance { get; init; } = 1e-7;
 
     /// <summary>Session settings (default: one intra-op thread, which suits many tiny models).</summary>
-    public SessionOptions SessionOptions { get; init; } = new() { IntraOpThreads = 1, AllowSpinning = false };
+    public SessionSettings SessionSettings { get; init; } = new() { IntraOpThreads = 1, AllowSpinning = false };
 
     /// <summary>Every case folder (one holding <c>model.onnx</c>) under <paramref name="root"/>, sorted.</summary>
     public static IReadOnlyList<string> FindCases(string root)
@@ -102,9 +103,9 @@ public sealed class ConformanceRunner
         InferenceSession session;
         try
         {
-            session = new InferenceSession(modelBytes, SessionOptions);
+            session = OrtSessions.Create(modelBytes, SessionSettings);
         }
-        catch (OnnxRuntimeException e) when (IsRuntimeLimitation(e))
+        catch (OrtCallException e) when (IsRuntimeLimitation(e))
         {
             return new(name, ConformanceStatus.Skipped, "ORT cannot load: " + FirstLine(e.Message));
         }
@@ -115,9 +116,10 @@ public sealed class ConformanceRunner
 
         using (session)
         {
-            var nonTensor = session.Inputs.Concat(session.Outputs).FirstOrDefault(v => v.Kind != OnnxValueKind.Tensor || ElementTypes.ByteCount(v.ElementType, 1) == 0);
-            if (nonTensor != null)
-                return new(name, ConformanceStatus.Skipped, $"uses {nonTensor.TypeText} value '{nonTensor.Name}', not representable as a tensor");
+            var nonTensor = session.InputMetadata.Concat(session.OutputMetadata)
+                .FirstOrDefault(v => v.Value.OnnxValueType != OnnxValueType.ONNX_TYPE_TENSOR || ElementTypes.ByteCount(v.Value.OnnxPruneElementType(), 1) == 0);
+            if (nonTensor.Key != null)
+                return new(name, ConformanceStatus.Skipped, $"uses {nonTensor.Value.TypeText()} value '{nonTensor.Key}', not representable as a tensor");
 
             var dataSets = Directory.EnumerateDirectories(caseDir, "test_data_set_*").OrderBy(d => d, StringComparer.Ordinal).ToList();
             if (dataSets.Count == 0) return new(name, ConformanceStatus.Failed, "no test_data_set_* folder");
@@ -126,16 +128,16 @@ public sealed class ConformanceRunner
                 string setName = Path.GetFileName(dataSet);
                 try
                 {
-                    var inputs = ReadValues(dataSet, "input", session.Inputs);
-                    var expected = ReadValues(dataSet, "output", session.Outputs);
-                    var actual = session.Run(inputs, expected.Keys.ToArray());
+                    var inputs = ReadValues(dataSet, "input", session.InputNames, session.InputMetadata);
+                    var expected = ReadValues(dataSet, "output", session.OutputNames, session.OutputMetadata);
+                    var actual = session.RunTensors(inputs, expected.Keys.ToArray());
                     foreach (var (outputName, expectedTensor) in expected)
                     {
                         var problem = Compare(actual[outputName], expectedTensor);
                         if (problem != null) return new(name, ConformanceStatus.Failed, $"{setName}: output '{outputName}': {problem}");
                     }
                 }
-                catch (OnnxRuntimeException e) when (IsRuntimeLimitation(e))
+                catch (OrtCallException e) when (IsRuntimeLimitation(e))
                 {
                     return new(name, ConformanceStatus.Skipped, $"{setName}: ORT cannot run: " + FirstLine(e.Message));
                 }
@@ -197,13 +199,13 @@ public sealed class ConformanceRunner
     /// ONNX test data made with numpy (which has no bfloat16) stores bfloat16 tensors as uint16 bit patterns;
     /// reinterpret those as bfloat16 where the model declares bfloat16.
     /// </summary>
-    private static Tensor AsDeclared(Tensor tensor, ValueMetadata declared) =>
-        tensor.ElementType == ElementType.UInt16 && declared.ElementType == ElementType.BFloat16
+    private static Tensor AsDeclared(Tensor tensor, NodeMetadata declared) =>
+        tensor.ElementType == ElementType.UInt16 && declared.OnnxPruneElementType() == ElementType.BFloat16
             ? new Tensor(ElementType.BFloat16, tensor.Dims, tensor.RawData)
             : tensor;
 
     /// <summary>Reads <c>{prefix}_K.pb</c> files, naming each by its TensorProto name or else by position in <paramref name="declared"/>.</summary>
-    private static Dictionary<string, Tensor> ReadValues(string dataSet, string prefix, IReadOnlyList<ValueMetadata> declared)
+    private static Dictionary<string, Tensor> ReadValues(string dataSet, string prefix, IReadOnlyList<string> declared, IReadOnlyDictionary<string, NodeMetadata> metadata)
     {
         var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         for (int k = 0; ; k++)
@@ -212,11 +214,11 @@ public sealed class ConformanceRunner
             if (!File.Exists(path)) break;
             var proto = Onnx.Proto.TensorProto.Parser.ParseFrom(File.ReadAllBytes(path));
             var tensor = TensorProtoConverter.ToTensor(proto, dataSet);
-            string valueName = !string.IsNullOrEmpty(proto.Name) && declared.Any(d => d.Name == proto.Name)
+            string valueName = !string.IsNullOrEmpty(proto.Name) && metadata.ContainsKey(proto.Name)
                 ? proto.Name
-                : k < declared.Count ? declared[k].Name
+                : k < declared.Count ? declared[k]
                 : throw new OnnxFormatException($"{path}: no {prefix} #{k} in the model ({declared.Count} declared).");
-            result[valueName] = AsDeclared(tensor, declared.First(d => d.Name == valueName));
+            result[valueName] = AsDeclared(tensor, metadata[valueName]);
         }
         return result;
     }
@@ -276,7 +278,7 @@ public sealed class ConformanceRunner
     }
 
     /// <summary>True for errors meaning ONNX Runtime itself lacks support (op, type, opset), not a binding bug.</summary>
-    public static bool IsRuntimeLimitation(OnnxRuntimeException e)
+    public static bool IsRuntimeLimitation(OrtCallException e)
     {
         if (e.ErrorCode == OrtErrorCode.NotImplemented) return true;
         var m = e.Message;

@@ -1,3 +1,4 @@
+using Microsoft.ML.OnnxRuntime;
 using OnnxPrune.Graph;
 using OnnxPrune.Runtime;
 using OnnxPrune.Tensors;
@@ -138,8 +139,8 @@ public sealed class ResizeGradient : GradientRule
         foreach (var name in node.Attributes.Names) resize.Proto.Attribute.Add(node.Attributes.Find(name)!.Clone());
         b.Output(resize.Output(0)!);
         var model = b.Build();
-        using var session = new InferenceSession(model.ToBytes(), new SessionOptions { OptimizationLevel = GraphOptimizationLevel.Basic, AllowSpinning = false, IntraOpThreads = 1 });
-        var output = session.Run(new Dictionary<string, Tensor> { ["basis"] = Tensor.FromArray<float>(identity, basisShape) }).Values.Single();
+        using var session = OrtSessions.Create(model, new SessionSettings { OptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_BASIC, AllowSpinning = false, IntraOpThreads = 1 });
+        var output = session.RunTensors(new Dictionary<string, Tensor> { ["basis"] = Tensor.FromArray<float>(identity, basisShape) }).Values.Single();
         if (output.ElementCount != n * outSize)
             throw c.Unsupported(node, $"measuring the interpolation of axis {axis} gave {Tensor.FormatShape(output.Shape.ToArray())}, not {n}×{outSize}");
         var mt = output.AsSpan<float>();
