@@ -9,7 +9,7 @@ namespace OnnxPrune.Export;
 /// <summary>The largest difference of one output against the source model.</summary>
 /// <param name="Output">Output name.</param>
 /// <param name="MaxAbs">max |candidate − source|.</param>
-/// <param name="MaxRel">max |candidate − source| / max |source| (floor 1e-6).</param>
+/// <param name="MaxRel">max |candidate − source| / max(max |source|, 0.01).</param>
 public sealed record OutputDifference(string Output, double MaxAbs, double MaxRel);
 
 /// <summary>Equivalence of the exported model with the source on one kind of input.</summary>

@@ -72,7 +72,7 @@ public sealed class Float16Pass : IGraphPass
             cancellationToken.ThrowIfCancellationRequested();
             if (c.ElementType != ElementType.Float) continue;
             var v = c.Value;
-            if (v.IsGraphInput || (v.Consumers.Count > 0 && v.Consumers.All(keptSet.Contains))) { stayFloat.Add(v); continue; }
+            if (v.Consumers.Count > 0 && v.Consumers.All(keptSet.Contains)) { stayFloat.Add(v); continue; }
             var data = c.Data.ToFloatArray();
             var halves = new Half[data.Length];
             System.Numerics.Tensors.TensorPrimitives.ConvertToHalf(data, halves);
