@@ -15,20 +15,27 @@ namespace OnnxPrune.Export;
 /// ≥ 11 (DynamicQuantizeLinear); no quantization nodes yet. MatMuls whose second input is not a rank-2 float32 constant,
 /// or whose first input is constant, stay in float32.</para>
 /// <para><b>Guarantee</b>: graph inputs and outputs keep their names and float32 types; each quantized MatMul's output
-/// keeps its name. Accuracy is measured, not guaranteed (see EXPORT.md).</para>
+/// keeps its name; other large float32 constants become int8 behind a DequantizeLinear (weights only). Accuracy is
+/// measured, not guaranteed (see EXPORT.md).</para>
 /// </remarks>
 public sealed class QuantizeDynamicPass : IGraphPass
 {
     private readonly bool _perChannel;
     private readonly bool _reduceRange;
+    private readonly long _weightOnlyMinElements;
 
     /// <summary>Creates the pass.</summary>
     /// <param name="perChannel">One weight scale per output column (default) or one per tensor.</param>
     /// <param name="reduceRange">7-bit weights (see <see cref="QuantizeStaticPass"/>).</param>
-    public QuantizeDynamicPass(bool perChannel = true, bool reduceRange = false)
+    /// <param name="weightOnlyMinElements">Other float32 constants of at least this many elements (the patch embedding,
+    /// position embeddings, the classifier head) are stored as int8 behind a per-tensor DequantizeLinear ("weights only":
+    /// smaller file, same float compute); 0 turns this off.</param>
+    public QuantizeDynamicPass(bool perChannel = true, bool reduceRange = false, long weightOnlyMinElements = 1024)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(weightOnlyMinElements);
         _perChannel = perChannel;
         _reduceRange = reduceRange;
+        _weightOnlyMinElements = weightOnlyMinElements;
     }
 
     /// <inheritdoc/>
@@ -72,11 +79,27 @@ public sealed class QuantizeDynamicPass : IGraphPass
             graph.RemoveNode(mm, force: true);
             oldWeights.Add(w);
         }
+        int weightOnly = 0;
+        if (_weightOnlyMinElements > 0)
+        {
+            foreach (var c in graph.Constants.ToArray())
+            {
+                var v = c.Value;
+                if (c.ElementType != ElementType.Float || c.ElementCount < _weightOnlyMinElements || v.IsGraphInput || v.IsGraphOutput || v.Consumers.Count == 0) continue;
+                var (qc, cs) = Quantization.SymmetricInt8(c.Data, -1, _reduceRange);
+                var dq = Quantization.AddDequantized(graph, v.Name, qc, Tensor.Scalar(cs[0]), Tensor.Scalar<sbyte>(0), null);
+                foreach (var r in v.Consumers.Distinct().ToArray())
+                    for (int i = 0; i < r.Inputs.Count; i++) if (r.Inputs[i] == v) graph.SetInput(r, i, dq);
+                oldWeights.Add(v);
+                weightOnly++;
+            }
+        }
         PassHelpers.DropUnusedInitializers(graph, oldWeights);
         graph.TopologicalSort();
-        return new PassResult(Name, targets.Length, new[]
+        return new PassResult(Name, targets.Length + weightOnly, new[]
         {
             $"{targets.Length} MatMuls → DynamicQuantizeLinear + MatMulInteger (int8 weights {(_perChannel ? "per column" : "per tensor")}{(_reduceRange ? ", 7-bit" : "")}), {quantized.Count} activations quantized at run time",
+            $"{weightOnly} other constants of ≥ {_weightOnlyMinElements} elements stored as int8 (weights only, per tensor)",
         });
     }
 }
