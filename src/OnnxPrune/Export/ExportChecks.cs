@@ -123,6 +123,32 @@ public static class ExportChecks
         return new LatencyFigures(threads, stats.MedianMs, stats.P90Ms, stats.Runs);
     }
 
+    /// <summary>The kernels ONNX Runtime runs for <paramref name="model"/> after its graph optimizations (op types from one
+    /// profiled run on random inputs, e.g. QLinearConv where a QDQ Conv was fused), with how many nodes run each.</summary>
+    public static IReadOnlyDictionary<string, int> ExecutedOpTypes(OnnxModel model, int threads = 1)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var prefix = Path.Combine(Path.GetTempPath(), $"onnxprune-profile-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        string? file = null;
+        try
+        {
+            using var session = new InferenceSession(model.ToBytes(), Quiet(threads) with { ProfilingFilePrefix = prefix });
+            session.Run(RandomInputs.Create(session.Inputs, 1, DefaultDims(session.Inputs)));
+            file = session.EndProfiling();
+            using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file));
+            var nodes = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var e in json.RootElement.EnumerateArray())
+                if (e.TryGetProperty("cat", out var cat) && cat.GetString() == "Node" && e.TryGetProperty("args", out var args)
+                    && args.TryGetProperty("op_name", out var op) && e.TryGetProperty("name", out var name))
+                    nodes[name.GetString()!.Replace("_kernel_time", "", StringComparison.Ordinal)] = op.GetString()!;
+            return nodes.Values.GroupBy(o => o).OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count());
+        }
+        finally
+        {
+            if (file is not null && File.Exists(file)) File.Delete(file);
+        }
+    }
+
     // Dynamic dims of random inputs: 1 for batch and non-image axes, 64 for the spatial axes of rank-4 (image) inputs.
     private static Dictionary<string, long> DefaultDims(IReadOnlyList<ValueMetadata> inputs)
     {

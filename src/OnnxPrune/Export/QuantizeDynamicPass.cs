@@ -52,6 +52,9 @@ public sealed class QuantizeDynamicPass : IGraphPass
             throw new UnsupportedModelException($"{Name}: the model is already quantized (node {q.DisplayName}, {q.OpType}).");
         var targets = graph.Nodes.Where(n => PassHelpers.Is(n, "MatMul") && n.Input(0) is { Constant: null }
             && n.Input(1)?.Constant is { ElementType: ElementType.Float, Shape.Count: 2 }).ToArray();
+        // Weights-only candidates are chosen before any edit, so the scales this pass adds are never among them.
+        var weightOnlyCandidates = _weightOnlyMinElements == 0 ? [] : graph.Constants.Where(c => c.ElementType == ElementType.Float
+            && c.ElementCount >= _weightOnlyMinElements && !c.Value.IsGraphInput && !c.Value.IsGraphOutput).ToArray();
         // One DynamicQuantizeLinear per activation, shared by the MatMuls that read it.
         var quantized = new Dictionary<Value, Node>();
         var oldWeights = new List<Value?>();
@@ -82,10 +85,10 @@ public sealed class QuantizeDynamicPass : IGraphPass
         int weightOnly = 0;
         if (_weightOnlyMinElements > 0)
         {
-            foreach (var c in graph.Constants.ToArray())
+            foreach (var c in weightOnlyCandidates)
             {
                 var v = c.Value;
-                if (c.ElementType != ElementType.Float || c.ElementCount < _weightOnlyMinElements || v.IsGraphInput || v.IsGraphOutput || v.Consumers.Count == 0) continue;
+                if (v.Consumers.Count == 0) continue; // a MatMul weight, already quantized above
                 var (qc, cs) = Quantization.SymmetricInt8(c.Data, -1, _reduceRange);
                 var dq = Quantization.AddDequantized(graph, v.Name, qc, Tensor.Scalar(cs[0]), Tensor.Scalar<sbyte>(0), null);
                 foreach (var r in v.Consumers.Distinct().ToArray())

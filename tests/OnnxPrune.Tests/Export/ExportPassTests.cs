@@ -244,6 +244,19 @@ public class ExportPassTests
     }
 
     [Test]
+    public void QuantizeStatic_layout_is_what_onnx_runtime_fuses_into_integer_kernels()
+    {
+        var model = SmallCnn(22);
+        Assert.That(ExportChecks.ExecutedOpTypes(model).Keys, Does.Contain("Conv").Or.Contain("FusedConv"));
+        new QuantizeStaticPass(Calibrate(model, CalibrationMethod.MinMax), perChannel: true).Run(model);
+        var ops = ExportChecks.ExecutedOpTypes(model);
+        TestContext.Out.WriteLine(string.Join(", ", ops.Select(p => $"{p.Key} {p.Value}")));
+        Assert.That(ops.GetValueOrDefault("QLinearConv"), Is.EqualTo(2), string.Join(", ", ops.Keys));
+        Assert.That(ops.GetValueOrDefault("QGemm"), Is.EqualTo(1), string.Join(", ", ops.Keys));
+        Assert.That(ops.Keys, Does.Not.Contain("Conv").And.Not.Contain("FusedConv").And.Not.Contain("Gemm"));
+    }
+
+    [Test]
     public void QuantizeStatic_refuses_an_old_opset_a_missing_range_and_a_quantized_model_without_editing()
     {
         var old = SmallCnn(1, opset: 11);
