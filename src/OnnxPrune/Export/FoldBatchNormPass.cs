@@ -13,7 +13,9 @@ namespace OnnxPrune.Export;
 /// named in the notes, it is not an error): the BN has one output (no training-mode statistics) and, before opset 9,
 /// <c>spatial = 1</c>; its scale, bias, mean and variance are float32 constants of one value per channel; its input is
 /// the only use of a Conv/ConvTranspose/Gemm output whose weight (and bias, if any) is a float32 constant; for Gemm the
-/// bias is absent, a scalar, [M] or [1, M]. Weights shared with other nodes are copied, not edited in place.</para>
+/// bias is absent, a scalar, [M] or [1, M]. Otherwise, a BN whose output only an ungrouped Conv without padding reads is
+/// folded into that following Conv (<c>W'[o,c] = W[o,c]·s[c]</c>, <c>b'[o] = b[o] + Σ W[o,c]·(β[c] − μ[c]·s[c])</c>; padded
+/// zeros would make it inexact, so padding Convs are skipped). Weights shared with other nodes are copied, not edited in place.</para>
 /// <para><b>Guarantee</b>: no folded BatchNormalization remains; graph inputs, outputs and their names are unchanged;
 /// outputs equal the original's to float32 rounding (≈1e-6 relative; the tests check 1e-5).</para>
 /// </remarks>
@@ -33,9 +35,17 @@ public sealed class FoldBatchNormPass : IGraphPass
         {
             cancellationToken.ThrowIfCancellationRequested();
             var plan = Plan(model, bn, out var reason);
-            if (plan is null) { notes.Add($"kept {bn.DisplayName}: {reason}"); continue; }
-            Apply(graph, bn, plan);
-            notes.Add($"folded {bn.DisplayName} into {plan.Producer.DisplayName} ({plan.Producer.OpType})");
+            if (plan is not null)
+            {
+                Apply(graph, bn, plan);
+                notes.Add($"folded {bn.DisplayName} into {plan.Producer.DisplayName} ({plan.Producer.OpType})");
+                folded++;
+                continue;
+            }
+            var following = PlanFollowing(model, bn, out var reason2);
+            if (following is null) { notes.Add($"kept {bn.DisplayName}: {reason}; {reason2}"); continue; }
+            ApplyFollowing(graph, bn, following);
+            notes.Add($"folded {bn.DisplayName} into the following {following.Producer.DisplayName} (Conv)");
             folded++;
         }
         return new PassResult(Name, folded, notes);
@@ -125,6 +135,68 @@ public sealed class FoldBatchNormPass : IGraphPass
         var newB = new float[channels];
         for (int o = 0; o < channels; o++) newB[o] = (float)((baseBias[o] - mean[o]) * scale[o] + beta[o]);
         return new FoldPlan(p, Tensor.FromArray<float>(newW, wShape), Tensor.FromArray<float>(newB, channels), biasInput);
+    }
+
+    // BN → Conv without padding: Conv(W, b)(s·x + t) = Conv(W·s_c, b + Σ_c,k W·t_c)(x), t = β − μ·s. Exact only when the
+    // Conv sees no padded zeros (a padded zero would have been t after the BN) and every input channel feeds one group.
+    private static FoldPlan? PlanFollowing(OnnxModel model, Node bn, out string reason)
+    {
+        reason = "";
+        var y = bn.Output(0);
+        if (y is null || y.IsGraphOutput || y.Consumers.Count != 1 || bn.Outputs.Count(o => o is not null) != 1 || bn.Attributes.GetInt("training_mode", 0) != 0)
+        { reason = "nor is its output read by one Conv only"; return null; }
+        var conv = y.Consumers[0];
+        if (!PassHelpers.Is(conv, "Conv") || conv.Input(0) != y || conv.Inputs.Skip(1).Contains(y)) { reason = "nor is its only reader a Conv"; return null; }
+        if (PassHelpers.Opset(model) < 9 && bn.Attributes.GetInt("spatial", 1) != 1) { reason = "spatial = 0"; return null; }
+        if (conv.Attributes.GetInt("group", 1) != 1) { reason = $"the following {conv.DisplayName} is grouped"; return null; }
+        var autoPad = conv.Attributes.GetString("auto_pad", "NOTSET");
+        if (autoPad is not ("NOTSET" or "VALID") || (conv.Attributes.GetInts("pads") ?? []).Any(pad => pad != 0))
+        { reason = $"the following {conv.DisplayName} pads (padded zeros break the fold)"; return null; }
+        var gamma = PassHelpers.FloatConstant(bn.Input(1));
+        var beta = PassHelpers.FloatConstant(bn.Input(2));
+        var mean = PassHelpers.FloatConstant(bn.Input(3));
+        var variance = PassHelpers.FloatConstant(bn.Input(4));
+        if (gamma is null || beta is null || mean is null || variance is null) { reason = "statistics are not float32 constants"; return null; }
+        var wConst = conv.Input(1)?.Constant;
+        if (wConst is not { ElementType: ElementType.Float }) { reason = $"{conv.DisplayName}'s weight is not a float32 constant"; return null; }
+        var wShape = wConst.Shape.ToArray();
+        int cin = gamma.Length;
+        if (wShape.Length < 3 || wShape[1] != cin || beta.Length != cin || mean.Length != cin || variance.Length != cin)
+        { reason = $"{conv.DisplayName}'s input channels differ from the BN's {cin}"; return null; }
+        float[]? bias = conv.Input(2) is null ? null : PassHelpers.FloatConstant(conv.Input(2));
+        if (conv.Input(2) is not null && bias is null) { reason = $"{conv.DisplayName}'s bias is not a float32 constant"; return null; }
+        double eps = bn.Attributes.GetFloat("epsilon", 1e-5f);
+        var w = wConst.Data.ToFloatArray();
+        long cout = wShape[0], k = w.Length / (cout * cin);
+        var newW = new float[w.Length];
+        var newB = new float[cout];
+        for (long o = 0; o < cout; o++)
+        {
+            double acc = bias?[o] ?? 0;
+            for (long c = 0; c < cin; c++)
+            {
+                double sc = gamma[c] / Math.Sqrt(variance[c] + eps), t = beta[c] - mean[c] * sc;
+                for (long e = 0; e < k; e++)
+                {
+                    long at = (o * cin + c) * k + e;
+                    newW[at] = (float)(w[at] * sc);
+                    acc += w[at] * t;
+                }
+            }
+            newB[o] = (float)acc;
+        }
+        return new FoldPlan(conv, Tensor.FromArray<float>(newW, wShape), Tensor.FromArray<float>(newB, cout), 2);
+    }
+
+    private static void ApplyFollowing(Graph.Graph graph, Node bn, FoldPlan plan)
+    {
+        var conv = plan.Producer;
+        var oldInputs = conv.Inputs.Concat(bn.Inputs.Skip(1)).ToArray();
+        graph.SetInput(conv, 1, PassHelpers.AddInitializer(graph, conv.Input(1)!.Name + "_bnfold", plan.Weight));
+        graph.SetInput(conv, 2, PassHelpers.AddInitializer(graph, (conv.Input(2)?.Name ?? conv.Input(1)!.Name + "_bias") + "_bnfold", plan.Bias));
+        graph.SetInput(conv, 0, bn.Input(0));
+        graph.RemoveNode(bn);
+        PassHelpers.DropUnusedInitializers(graph, oldInputs);
     }
 
     private static void Apply(Graph.Graph graph, Node bn, FoldPlan plan)

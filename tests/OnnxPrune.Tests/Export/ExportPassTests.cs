@@ -86,6 +86,27 @@ public class ExportPassTests
         Assert.That(WorstRelative(original, model), Is.LessThan(1e-5));
     }
 
+    [TestCase(false), TestCase(true)]
+    public void FoldBatchNorm_into_the_following_unpadded_conv_is_exact_and_padded_ones_are_kept(bool padded)
+    {
+        var rng = new Random(padded ? 13 : 12);
+        var b = new GraphBuilder();
+        var x = b.Input("x", ElementType.Float, "N", 3, 7, 7);
+        var bn = BatchNorm(b, rng, b.Relu(x), 3);
+        var y = b.Conv(bn, b.Initializer("w", Random(rng, [5, 3, 3, 3])), b.Initializer("b", Random(rng, [5])), pads: padded ? [1, 1, 1, 1] : null);
+        b.Output(y, ElementType.Float, "N", 5, padded ? 7 : 5, padded ? 7 : 5);
+        var model = b.Build();
+        var original = Copy(model);
+
+        var result = new FoldBatchNormPass().Run(model);
+
+        Assert.That(result.Changes, Is.EqualTo(padded ? 0 : 1), string.Join("; ", result.Notes));
+        Assert.That(Count(model, "BatchNormalization"), Is.EqualTo(padded ? 1 : 0));
+        if (padded) Assert.That(result.Notes.Single(), Does.Contain("pads"));
+        Assert.That(WorstRelative(original, model), Is.LessThan(1e-5));
+        OnnxChecker.Check(model.ToBytes());
+    }
+
     [Test]
     public void FoldBatchNorm_keeps_a_bn_whose_conv_output_is_read_elsewhere_and_says_why()
     {
@@ -100,7 +121,7 @@ public class ExportPassTests
         var result = new FoldBatchNormPass().Run(model);
 
         Assert.That(result.Changes, Is.Zero);
-        Assert.That(result.Notes.Single(), Does.Contain("other readers"));
+        Assert.That(result.Notes.Single(), Does.Contain("other readers").And.Contain("nor is its only reader a Conv"));
         Assert.That(model.ToBytes(), Is.EqualTo(before));
     }
 
