@@ -218,6 +218,24 @@ public sealed class Graph
     /// <summary>Appends an input to a node.</summary>
     public void AddNodeInput(Node node, Value? value) => SetInput(node, node.InputList.Count, value);
 
+    /// <summary>Exchanges output <paramref name="aIndex"/> of <paramref name="a"/> with output <paramref name="bIndex"/> of
+    /// <paramref name="b"/>: afterwards <paramref name="a"/> writes the value <paramref name="b"/> wrote and the reverse.
+    /// Consumers and graph outputs keep reading the same values; this is how a pass makes a new node write an existing
+    /// (e.g. graph-output) value without renaming it.</summary>
+    /// <exception cref="ArgumentException">A node belongs to another graph or an output is absent.</exception>
+    public void SwapOutputs(Node a, int aIndex, Node b, int bIndex)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        ArgumentNullException.ThrowIfNull(b);
+        if (a.Graph != this || b.Graph != this) throw new ArgumentException("Node belongs to another graph.");
+        var va = a.Output(aIndex) ?? throw new ArgumentException($"Node {a.DisplayName} has no output {aIndex}.", nameof(aIndex));
+        var vb = b.Output(bIndex) ?? throw new ArgumentException($"Node {b.DisplayName} has no output {bIndex}.", nameof(bIndex));
+        a.OutputList[aIndex] = vb;
+        b.OutputList[bIndex] = va;
+        va.Producer = b;
+        vb.Producer = a;
+    }
+
     /// <summary>Makes every reader of <paramref name="old"/> (nodes and graph outputs) read <paramref name="replacement"/> instead.</summary>
     /// <remarks>Subgraphs that read <paramref name="old"/> by name are not rewritten; such uses throw.</remarks>
     public void ReplaceAllUses(Value old, Value replacement)
