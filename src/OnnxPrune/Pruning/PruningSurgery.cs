@@ -85,13 +85,14 @@ public static class PruningSurgery
         {
             var constant = byValue.Key.Constant ?? throw new InvalidOperationException($"'{byValue.Key.Name}' is not a constant.");
             var data = constant.Data;
+            var cuts = new List<(int Axis, IReadOnlyList<long> Kept)>();
             foreach (var ((_, axis), removed) in byValue.OrderBy(p => p.Key.Axis))
             {
                 var keep = Enumerable.Range(0, checked((int)data.Shape[axis])).Select(i => (long)i).Where(p => !removed.Contains(p)).ToArray();
                 if (keep.Length == 0) throw new PruningConstraintException($"Pruning would remove every position of axis {axis} of '{constant.Name}'.");
-                data = TensorSlicing.Keep(data, axis, keep);
+                cuts.Add((axis, keep));
             }
-            constant.Data = data;
+            constant.Data = TensorSlicing.Keep(data, cuts);
             sliced++;
         }
 

@@ -11,11 +11,30 @@ namespace OnnxPrune.Pruning.Importance;
 /// </summary>
 internal sealed class WeightSlices
 {
-    private readonly Dictionary<ConstantTensor, float[]> _cache = new(ReferenceEqualityComparer.Instance);
+    // float constants: their Tensor (read in place); other floating-point types: a float copy, made once.
+    private readonly Dictionary<ConstantTensor, object> _cache = new(ReferenceEqualityComparer.Instance);
 
     /// <summary>One scored, floating-point constant slice of a group with its layout.</summary>
-    internal sealed record Slice(GroupItem Item, ConstantTensor Constant, float[] Data, long Outer, long AxisLength, long Inner)
+    internal sealed class Slice(GroupItem item, ConstantTensor constant, object storage, long outer, long axisLength, long inner)
     {
+        /// <summary>The group item.</summary>
+        public GroupItem Item { get; } = item;
+
+        /// <summary>The sliced constant.</summary>
+        public ConstantTensor Constant { get; } = constant;
+
+        /// <summary>Outer extent (product of the dims before the axis).</summary>
+        public long Outer { get; } = outer;
+
+        /// <summary>Length of the sliced axis.</summary>
+        public long AxisLength { get; } = axisLength;
+
+        /// <summary>Inner extent (product of the dims after the axis).</summary>
+        public long Inner { get; } = inner;
+
+        /// <summary>The constant's elements as float: the tensor's own storage for float tensors (no copy).</summary>
+        public ReadOnlySpan<float> Data => storage is float[] converted ? converted : ((OnnxPrune.Tensors.Tensor)storage).AsSpan<float>();
+
         /// <summary>Elements per axis position.</summary>
         public long ElementsPerPosition => Outer * Inner;
 
@@ -23,9 +42,14 @@ internal sealed class WeightSlices
         public double[] PerPosition(Func<ReadOnlySpan<float>, float> reduce)
         {
             var result = new double[AxisLength];
+            var data = Data;
+            int inner = checked((int)Inner);
             for (long o = 0; o < Outer; o++)
-                for (long p = 0; p < AxisLength; p++)
-                    result[p] += reduce(Data.AsSpan(checked((int)((o * AxisLength + p) * Inner)), checked((int)Inner)));
+            {
+                var row = data.Slice(checked((int)(o * AxisLength * Inner)), checked((int)(AxisLength * Inner)));
+                for (int p = 0; p < result.Length; p++)
+                    result[p] += reduce(row.Slice(p * inner, inner));
+            }
             return result;
         }
 
@@ -40,12 +64,22 @@ internal sealed class WeightSlices
             }
         }
 
-        /// <summary>Appends a unit's elements (all its positions, every outer run) to <paramref name="destination"/>.</summary>
-        public void CopyUnit(long unit, List<float> destination)
+        /// <summary>Number of elements <see cref="CopyUnit"/> writes for <paramref name="unit"/>.</summary>
+        public long UnitLength(long unit) => Positions(unit).LongCount() * ElementsPerPosition;
+
+        /// <summary>Copies a unit's elements (all its positions, every outer run) to the start of
+        /// <paramref name="destination"/>; returns the number written.</summary>
+        public int CopyUnit(long unit, Span<float> destination)
         {
+            var data = Data;
+            int inner = checked((int)Inner), written = 0;
             foreach (var p in Positions(unit))
                 for (long o = 0; o < Outer; o++)
-                    destination.AddRange(Data.AsSpan(checked((int)((o * AxisLength + p) * Inner)), checked((int)Inner)));
+                {
+                    data.Slice(checked((int)((o * AxisLength + p) * Inner)), inner).CopyTo(destination[written..]);
+                    written += inner;
+                }
+            return written;
         }
     }
 
@@ -64,7 +98,11 @@ internal sealed class WeightSlices
         long outer = 1, inner = 1;
         for (int d = 0; d < item.Axis; d++) outer *= shape[d];
         for (int d = item.Axis + 1; d < shape.Count; d++) inner *= shape[d];
-        if (!_cache.TryGetValue(c, out var data)) _cache[c] = data = c.Data.ToFloatArray();
+        if (!_cache.TryGetValue(c, out var data))
+        {
+            var tensor = c.Data;
+            _cache[c] = data = tensor.ElementType == ElementType.Float ? tensor : tensor.ToFloatArray();
+        }
         return new Slice(item, c, data, outer, shape[item.Axis], inner);
     }
 
