@@ -1,65 +1,66 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
+using System.Globalization;
 
 namespace PruneBenchmark;
 
-/// <summary>Runs a command to its end and measures its wall time and peak resident memory (Linux: posix_spawn + wait4,
-/// whose rusage holds the child's own peak RSS; output goes to /dev/null).</summary>
-internal static partial class ChildProcess
+/// <summary>Runs a command to its end (output discarded) and measures its wall time, CPU time and peak resident memory.</summary>
+/// <remarks>A small python launcher forks, execs the command and reads the child's own rusage from <c>os.wait4</c>.
+/// (posix_spawn from this process would not do: glibc spawns with a vfork-style clone, so the child's recorded peak
+/// starts at this benchmark's peak.) The wall time runs from fork to exit, without the launcher's start-up.</remarks>
+internal static class ChildProcess
 {
-    /// <summary>One run: wall seconds, peak RSS in MB, exit code.</summary>
-    public readonly record struct Run(double Seconds, double PeakMb, int ExitCode);
+    /// <summary>One run: wall seconds, user + system CPU seconds, peak RSS in MB, exit code.</summary>
+    public readonly record struct Run(double Seconds, double CpuSeconds, double PeakMb, int ExitCode);
 
-    public static Run Measure(IReadOnlyList<string> argv)
+    private const string Launcher = """
+        import os, sys, time
+        argv = sys.argv[1:]
+        start = time.perf_counter()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                null = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(null, 1)
+                os.dup2(null, 2)
+                os.execvp(argv[0], argv)
+            finally:
+                os._exit(127)
+        _, status, usage = os.wait4(pid, 0)
+        seconds = time.perf_counter() - start
+        print(seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, os.waitstatus_to_exitcode(status))
+        """;
+
+    /// <summary>Runs <paramref name="argv"/> under <paramref name="python"/>'s launcher.</summary>
+    public static Run Measure(string python, IReadOnlyList<string> argv)
     {
-        if (!OperatingSystem.IsLinux()) throw new PlatformNotSupportedException("Process measurement needs Linux (wait4).");
-        // sh execs the command (same pid) with output discarded; its own few hundred KB do not raise the peak.
-        var script = "exec " + string.Join(" ", argv.Select(Quote)) + " >/dev/null 2>&1";
-        string[] args = ["/bin/sh", "-c", script];
-        var env = Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>().Select(e => $"{e.Key}={e.Value}").ToArray();
-        var argvPtr = ToCStrings(args);
-        var envPtr = ToCStrings(env);
+        var start = new ProcessStartInfo(python) { RedirectStandardOutput = true, UseShellExecute = false };
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add(Launcher);
+        foreach (var a in argv) start.ArgumentList.Add(a);
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {python}");
+        var output = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        var f = output.Split(' ', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (process.ExitCode != 0 || f.Length != 4) throw new InvalidOperationException($"the launcher failed ({process.ExitCode}) on {string.Join(" ", argv)}");
+        double D(int i) => double.Parse(f[i], CultureInfo.InvariantCulture);
+        return new Run(D(0), D(1), D(2) / 1024, (int)D(3)); // ru_maxrss is in KiB on Linux
+    }
+
+    /// <summary>True when <paramref name="python"/> runs and imports onnx.</summary>
+    public static bool HasOnnx(string python)
+    {
         try
         {
-            var clock = Stopwatch.StartNew();
-            int rc = PosixSpawn(out int pid, "/bin/sh", IntPtr.Zero, IntPtr.Zero, argvPtr, envPtr);
-            if (rc != 0) throw new InvalidOperationException($"posix_spawn failed: errno {rc}");
-            var usage = new byte[256]; // struct rusage is 144 bytes on x86-64/arm64 Linux
-            int status;
-            int waited;
-            while ((waited = Wait4(pid, out status, 0, usage)) < 0 && Marshal.GetLastPInvokeError() == 4 /* EINTR */) { }
-            double seconds = clock.Elapsed.TotalSeconds;
-            if (waited != pid) throw new InvalidOperationException($"wait4 failed: errno {Marshal.GetLastPInvokeError()}");
-            long maxRssKb = BitConverter.ToInt64(usage, 32); // after ru_utime and ru_stime (two 16-byte timevals)
-            int exit = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f);
-            return new Run(seconds, maxRssKb / 1024.0, exit);
+            var start = new ProcessStartInfo(python) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
+            start.ArgumentList.Add("-c");
+            start.ArgumentList.Add("import onnx");
+            using var process = Process.Start(start);
+            if (process is null) return false;
+            process.StandardOutput.ReadToEnd();
+            process.StandardError.ReadToEnd();
+            process.WaitForExit();
+            return process.ExitCode == 0;
         }
-        finally
-        {
-            Free(argvPtr, args.Length);
-            Free(envPtr, env.Length);
-        }
+        catch (System.ComponentModel.Win32Exception) { return false; }
     }
-
-    private static string Quote(string s) => "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
-
-    private static IntPtr ToCStrings(string[] strings)
-    {
-        var array = Marshal.AllocHGlobal(IntPtr.Size * (strings.Length + 1));
-        for (int i = 0; i < strings.Length; i++) Marshal.WriteIntPtr(array, i * IntPtr.Size, Marshal.StringToCoTaskMemUTF8(strings[i]));
-        Marshal.WriteIntPtr(array, strings.Length * IntPtr.Size, IntPtr.Zero);
-        return array;
-    }
-
-    private static void Free(IntPtr array, int count)
-    {
-        for (int i = 0; i < count; i++) Marshal.FreeCoTaskMem(Marshal.ReadIntPtr(array, i * IntPtr.Size));
-        Marshal.FreeHGlobal(array);
-    }
-
-    [LibraryImport("libc", EntryPoint = "posix_spawn", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int PosixSpawn(out int pid, string path, IntPtr fileActions, IntPtr attributes, IntPtr argv, IntPtr envp);
-
-    [LibraryImport("libc", EntryPoint = "wait4", SetLastError = true)]
-    private static partial int Wait4(int pid, out int status, int options, [Out] byte[] rusage);
 }

@@ -1,15 +1,16 @@
 // PruneBenchmark: figures for the pruning pass; nothing is asserted. See README.md for the figures and the command.
 //
 //   dotnet run --project tools/PruneBenchmark -c Release -- [--models DIR] [--no-shared] [--no-generated] [--repeat N]
-//       [--rounds N] [--python PATH] [--no-latency] [--runs N]
+//       [--rounds N] [--no-r2r] [--python PATH] [--no-latency] [--runs N]
 //   dotnet run --project tools/PruneBenchmark -c Release -- --generate PATH   (writes the generated model, exits)
 //
 // 1. Stages: for every model in ../shared/onnx-models and a generated, seeded VGG-style model with 123 MB of weights,
 //    times load, analyse (+ cost count), score (L2), plan (50 % per group), surgery, count, save in this process
 //    (median of --repeat runs), with this process's peak resident memory over the run.
 // 2. Stage detail of the generated model: per stage, median ms, managed bytes allocated and peak resident memory.
-// 3. Whole processes on the generated model, alternating in --rounds rounds: `onnxprune prune A B --ratio 0.5` and
-//    `python3 -c "import onnx; onnx.save(onnx.load(A), B)"` (wall time and the child's own peak RSS from wait4).
+// 3. Whole processes on the generated model, in --rounds rounds with rotating order: python onnx's
+//    `onnx.save(onnx.load(A), B)` and `onnxprune prune A B --ratio 0.5`, both as the build output (JIT) and as a
+//    ReadyToRun publish made by this tool (--no-r2r skips it): wall time, CPU time and each process's own peak RSS.
 // 4. ONNX Runtime latency before/after pruning with the MACs ratio beside the latency ratio (--no-latency skips).
 using System.Diagnostics;
 using System.Globalization;
@@ -26,7 +27,7 @@ CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 string repoRoot = FindRepoRoot();
 string modelsDir = Path.GetFullPath(Path.Combine(repoRoot, "..", "shared", "onnx-models"));
 int runs = 30, repeat = 3, rounds = 5;
-bool latency = true, generated = true, shared = true;
+bool latency = true, generated = true, shared = true, readyToRun = true;
 string? python = null;
 for (int i = 0; i < args.Length; i++)
 {
@@ -40,6 +41,11 @@ for (int i = 0; i < args.Length; i++)
         case "--no-latency": latency = false; break;
         case "--no-generated": generated = false; break;
         case "--no-shared": shared = false; break;
+        case "--no-r2r": readyToRun = false; break;
+        case "--cold":
+            // One load → prune → save in this fresh process, stages printed for the parent (see RunSelf).
+            StageRun.Measure(args[i + 1], args[i + 2], new CostOptions()).Print();
+            return 0;
         case "--generate":
             // Writes the generated model and exits (for profiling by hand).
             GeneratedModel.Build(seed: 1).Save(args[++i]);
@@ -114,17 +120,20 @@ try
     Console.WriteLine($"peak MB = this process's peak resident memory from load to save{(PeakMemory.CanReset ? "" : " (lifetime peak: /proc/self/clear_refs refused)")}.");
     if (latency) Console.WriteLine($"Symbolic H/W = 64, batch 1. ORT: best of two interleaved medians of {runs} runs (after 3 warm-ups), 1 intra-op thread, spinning off, seeded random inputs.");
 
-    if (generatedRuns is not null)
+    if (generatedRuns is not null && generatedPath is not null)
     {
         Console.WriteLine();
-        Console.WriteLine($"Stages of {Path.GetFileName(generatedPath)} (median of {repeat}):");
-        var detail = StageRun.Stages.Select(s => new[]
-        {
-            s, $"{StageRun.Median(generatedRuns, s, x => x.Ms):F0}", $"{StageRun.Median(generatedRuns, s, x => x.AllocatedMb):F0}",
-            $"{StageRun.Median(generatedRuns, s, x => x.PeakMb):F0}", $"{StageRun.Median(generatedRuns, s, x => x.EndMb):F0}",
-        }).ToList();
-        Stats.PrintTable(["stage", "ms", "allocated MB", "peak RSS MB", "RSS MB after"], detail);
-        Console.WriteLine("allocated = managed bytes allocated during the stage; peak RSS = this process's peak resident memory during the stage.");
+        Console.WriteLine($"Stages of {Path.GetFileName(generatedPath)}, warm (median of {repeat} runs in this process):");
+        StageRun.PrintDetail(generatedRuns);
+        Console.WriteLine();
+        Console.WriteLine($"Stages of {Path.GetFileName(generatedPath)}, cold (median of {repeat} fresh processes, as `onnxprune prune` runs):");
+        var cold = new List<string>();
+        for (int i = 0; i < repeat; i++) cold.Add(RunSelf(["--cold", generatedPath!, Path.Combine(work.FullName, "cold.pruned.onnx")]));
+        // Each child prints one line per stage: name and the Stage fields.
+        var coldRuns = cold.Select(StageRun.Parse).ToList();
+        StageRun.PrintDetail(coldRuns);
+        Console.WriteLine("cpu = process CPU time (all threads); jit = time compiling methods (all threads) and methods compiled; allocated = managed");
+        Console.WriteLine("bytes allocated; peak RSS = the process's peak resident memory during the stage.");
     }
 
     // 3: whole processes, side by side.
@@ -132,16 +141,28 @@ try
     {
         Console.WriteLine();
         python ??= FindPython();
-        var cli = FindCli(repoRoot);
         if (python is null) Console.WriteLine("Process comparison skipped: no python3 with the onnx module (give --python PATH).");
-        else if (cli is null) Console.WriteLine("Process comparison skipped: the onnxprune CLI is not built (dotnet build OnnxPrune.sln -c Release).");
-        else ProcessComparison.Run(generatedPath, work.FullName, cli, python, rounds);
+        else ProcessComparison.Run(generatedPath, work.FullName, Clis(repoRoot, Path.Combine(work.FullName, "r2r"), readyToRun), python, rounds);
     }
     return 0;
 }
 finally
 {
     work.Delete(recursive: true);
+}
+
+// Runs this tool again in a fresh process and returns its standard output.
+static string RunSelf(string[] arguments)
+{
+    var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
+    var self = typeof(StageRun).Assembly.Location;
+    if (!Path.GetFileNameWithoutExtension(Environment.ProcessPath!).Equals("PruneBenchmark", StringComparison.OrdinalIgnoreCase)) start.ArgumentList.Add(self);
+    foreach (var a in arguments) start.ArgumentList.Add(a);
+    using var process = Process.Start(start)!;
+    var output = process.StandardOutput.ReadToEnd();
+    process.WaitForExit();
+    if (process.ExitCode != 0) throw new InvalidOperationException($"{string.Join(" ", arguments)} exited with {process.ExitCode}");
+    return output;
 }
 
 static CostOptions CostOptionsFor(OnnxModel model) => new() { Dims = SymbolicDims(model) };
@@ -171,27 +192,31 @@ static string FindRepoRoot()
     return Directory.GetCurrentDirectory();
 }
 
-// The CLI built with the same configuration as this tool (the project reference builds it).
-static string[]? FindCli(string repoRoot)
-{
-    var configuration = typeof(StageRun).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().FirstOrDefault(a => a.Key == "Configuration")?.Value ?? "Release";
-    var dir = Path.Combine(repoRoot, "src", "OnnxPrune.Cli", "bin", configuration, "net10.0");
-    var apphost = Path.Combine(dir, OperatingSystem.IsWindows() ? "OnnxPrune.Cli.exe" : "OnnxPrune.Cli");
-    if (File.Exists(apphost)) return [apphost];
-    var dll = Path.Combine(dir, "OnnxPrune.Cli.dll");
-    return File.Exists(dll) ? ["dotnet", dll] : null;
-}
-
 // The first python3 that imports onnx: Debian's python3-onnx lives in /usr/bin/python3, which a pyenv shim may hide.
-static string? FindPython()
+static string? FindPython() => new[] { "/usr/bin/python3", "python3" }.FirstOrDefault(ChildProcess.HasOnnx);
+
+// The CLI built with the same configuration as this tool (the project reference builds it), and a ReadyToRun
+// publish of it (as a release would ship it: no JIT of the library at start-up), made now into 'folder'.
+static List<(string Name, string[] Command)> Clis(string repoRoot, string folder, bool readyToRun)
 {
-    foreach (var candidate in new[] { "/usr/bin/python3", "python3" })
-    {
-        try
-        {
-            if (ChildProcess.Measure([candidate, "-c", "import onnx"]).ExitCode == 0) return candidate;
-        }
-        catch (InvalidOperationException) { }
-    }
-    return null;
+    var result = new List<(string, string[])>();
+    var configuration = typeof(StageRun).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().FirstOrDefault(a => a.Key == "Configuration")?.Value ?? "Release";
+    var built = Path.Combine(repoRoot, "src", "OnnxPrune.Cli", "bin", configuration, "net10.0", "OnnxPrune.Cli");
+    if (File.Exists(built)) result.Add(($"build output ({configuration}, JIT)", [built]));
+    else Console.WriteLine($"No CLI at {built}: build the solution first (dotnet build OnnxPrune.sln -c {configuration}).");
+    if (!readyToRun) return result;
+    var rid = System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier;
+    var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+    foreach (var a in new[] { "publish", Path.Combine(repoRoot, "src", "OnnxPrune.Cli", "OnnxPrune.Cli.csproj"), "-c", "Release", "-r", rid,
+                 "--self-contained", "false", "-p:PublishReadyToRun=true", "-o", folder })
+        start.ArgumentList.Add(a);
+    Console.Error.WriteLine($"publishing the CLI with ReadyToRun for {rid} …");
+    using var process = Process.Start(start)!;
+    var stdout = process.StandardOutput.ReadToEndAsync();
+    var stderr = process.StandardError.ReadToEnd();
+    process.WaitForExit();
+    var published = Path.Combine(folder, "OnnxPrune.Cli");
+    if (process.ExitCode == 0 && File.Exists(published)) result.Add(($"ReadyToRun publish ({rid})", [published]));
+    else Console.WriteLine($"ReadyToRun publish failed ({process.ExitCode}); compared without it.\n{stdout.Result}{stderr}");
+    return result;
 }

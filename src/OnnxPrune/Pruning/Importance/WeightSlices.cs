@@ -38,20 +38,59 @@ internal sealed class WeightSlices
         /// <summary>Elements per axis position.</summary>
         public long ElementsPerPosition => Outer * Inner;
 
-        /// <summary>Reduces every axis position with <paramref name="reduce"/> (applied per contiguous run, results summed).</summary>
-        public double[] PerPosition(Func<ReadOnlySpan<float>, float> reduce)
+        /// <summary>Per axis position, the sum of |w| (<paramref name="squares"/> false) or of w² (true) over the
+        /// position's elements.</summary>
+        /// <remarks>Bandwidth-bound either way: when a position's contiguous runs are long (≥ <see cref="LongRun"/>),
+        /// one TensorPrimitives reduction per run; when they are short (the input-channel axis of a conv weight:
+        /// runs of k·k), each row of <c>axis · inner</c> elements is accumulated elementwise into a float buffer (one
+        /// call per row), flushed to double every <see cref="FlushRows"/> rows and summed per position at the end,
+        /// instead of a call per short run.</remarks>
+        public double[] PerPosition(bool squares)
         {
             var result = new double[AxisLength];
             var data = Data;
-            int inner = checked((int)Inner);
+            int inner = checked((int)Inner), rowLength = checked((int)(AxisLength * Inner));
+            if (Inner >= LongRun)
+            {
+                for (long o = 0; o < Outer; o++)
+                {
+                    var row = data.Slice(checked((int)(o * rowLength)), rowLength);
+                    for (int p = 0; p < result.Length; p++)
+                    {
+                        var run = row.Slice(p * inner, inner);
+                        result[p] += squares ? TensorPrimitives.SumOfSquares(run) : TensorPrimitives.SumOfMagnitudes(run);
+                    }
+                }
+                return result;
+            }
+            var sum = new float[rowLength];
+            var magnitudes = squares ? null : new float[rowLength];
             for (long o = 0; o < Outer; o++)
             {
-                var row = data.Slice(checked((int)(o * AxisLength * Inner)), checked((int)(AxisLength * Inner)));
-                for (int p = 0; p < result.Length; p++)
-                    result[p] += reduce(row.Slice(p * inner, inner));
+                var row = data.Slice(checked((int)(o * rowLength)), rowLength);
+                if (squares) TensorPrimitives.MultiplyAdd(row, row, sum, sum);
+                else
+                {
+                    TensorPrimitives.Abs(row, magnitudes);
+                    TensorPrimitives.Add(sum, magnitudes, sum);
+                }
+                if ((o + 1) % FlushRows != 0 && o != Outer - 1) continue;
+                for (int p = 0, i = 0; p < result.Length; p++)
+                {
+                    double s = 0;
+                    for (int end = i + inner; i < end; i++) s += sum[i];
+                    result[p] += s;
+                }
+                Array.Clear(sum);
             }
             return result;
         }
+
+        /// <summary>Runs at least this long are reduced one call each.</summary>
+        internal const int LongRun = 64;
+
+        /// <summary>Rows summed in float before they are added to the double result.</summary>
+        internal const int FlushRows = 64;
 
         /// <summary>Positions of a unit, validated against the axis length.</summary>
         public IEnumerable<long> Positions(long unit)
