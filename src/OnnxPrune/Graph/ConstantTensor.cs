@@ -21,7 +21,7 @@ public enum ConstantKind
 public sealed class ConstantTensor
 {
     private readonly Node? _node;
-    private readonly bool _ownsData; // _proto's raw_data array is ours alone: the decoded tensor may use it as storage
+    private bool _ownsData; // _proto's raw_data array is ours alone: the decoded tensor may use it as storage
     private TensorProto? _proto;   // the imported message, while it still matches the data
     private TensorProto? _header;  // doc string and metadata of an initializer whose data was replaced
     private Tensor? _data;
@@ -123,6 +123,8 @@ public sealed class ConstantTensor
         {
             // A message that shares the tensor's storage would change with later in-place writes: copy it, unless it is
             // serialized at once.
+            // Handed out before decoding: from now on decoding copies, or later writes would show in the caller's message.
+            if (!shareData && _data is null) _ownsData = false;
             if (shareData || _data is null || !SharesStorage(_proto, _data)) return _proto;
             var copy = _proto.Clone();
             copy.RawData = ByteString.CopyFrom(_data.RawData);
