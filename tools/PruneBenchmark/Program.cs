@@ -1,7 +1,7 @@
 // PruneBenchmark: figures for the pruning pass; nothing is asserted. See README.md for the figures and the command.
 //
 //   dotnet run --project tools/PruneBenchmark -c Release -- [--models DIR] [--no-shared] [--no-generated] [--repeat N]
-//       [--rounds N] [--no-r2r] [--python PATH] [--no-latency] [--runs N]
+//       [--rounds N] [--no-r2r] [--cli NAME=PATH ...] [--python PATH] [--no-latency] [--runs N]
 //   dotnet run --project tools/PruneBenchmark -c Release -- --generate PATH   (writes the generated model, exits)
 //
 // 1. Stages: for every model in ../shared/onnx-models and a generated, seeded VGG-style model with 123 MB of weights,
@@ -29,6 +29,7 @@ string modelsDir = Path.GetFullPath(Path.Combine(repoRoot, "..", "shared", "onnx
 int runs = 30, repeat = 3, rounds = 5;
 bool latency = true, generated = true, shared = true, readyToRun = true;
 string? python = null;
+var extraClis = new List<(string Name, string[] Command)>();
 for (int i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -42,6 +43,11 @@ for (int i = 0; i < args.Length; i++)
         case "--no-generated": generated = false; break;
         case "--no-shared": shared = false; break;
         case "--no-r2r": readyToRun = false; break;
+        case "--cli":
+            // Another onnxprune build to time beside these, NAME=PATH (e.g. the main branch's build output).
+            var named = args[++i].Split('=', 2);
+            extraClis.Add(named.Length == 2 ? (named[0], [named[1]]) : (named[0], [named[0]]));
+            break;
         case "--cold":
             // One load → prune → save in this fresh process, stages printed for the parent (see RunSelf).
             StageRun.Measure(args[i + 1], args[i + 2], new CostOptions()).Print();
@@ -142,7 +148,7 @@ try
         Console.WriteLine();
         python ??= FindPython();
         if (python is null) Console.WriteLine("Process comparison skipped: no python3 with the onnx module (give --python PATH).");
-        else ProcessComparison.Run(generatedPath, work.FullName, Clis(repoRoot, Path.Combine(work.FullName, "r2r"), readyToRun), python, rounds);
+        else ProcessComparison.Run(generatedPath, work.FullName, [.. Clis(repoRoot, Path.Combine(work.FullName, "r2r"), readyToRun), .. extraClis], python, rounds);
     }
     return 0;
 }
