@@ -85,7 +85,7 @@ public static class PruningSurgery
         {
             var constant = byValue.Key.Constant ?? throw new InvalidOperationException($"'{byValue.Key.Name}' is not a constant.");
             var data = constant.Data;
-            var cuts = new List<(int Axis, IReadOnlyList<long> Kept)>();
+            var cuts = new List<(int, long[])>();
             foreach (var ((_, axis), removed) in byValue.OrderBy(p => p.Key.Axis))
             {
                 var keep = Enumerable.Range(0, checked((int)data.Shape[axis])).Select(i => (long)i).Where(p => !removed.Contains(p)).ToArray();

@@ -9,24 +9,24 @@ namespace OnnxPrune.Pruning;
 internal static class TensorSlicing
 {
     /// <summary>Keeps only positions <paramref name="kept"/> (ascending) along <paramref name="axis"/>.</summary>
-    public static Tensor Keep(Tensor t, int axis, IReadOnlyList<long> kept) => Keep(t, [(axis, kept)]);
+    public static Tensor Keep(Tensor t, int axis, IReadOnlyList<long> kept) => Keep(t, [(axis, kept as long[] ?? kept.ToArray())]);
 
     /// <summary>Keeps, on every axis of <paramref name="cuts"/>, only its positions (ascending), in one pass and one
     /// allocation: equal to applying the single-axis <see cref="Keep(Tensor, int, IReadOnlyList{long})"/> once per axis.</summary>
     /// <exception cref="ArgumentException">An axis out of range or given twice, or positions not ascending or out of range.</exception>
-    public static Tensor Keep(Tensor t, IReadOnlyList<(int Axis, IReadOnlyList<long> Kept)> cuts)
+    public static Tensor Keep(Tensor t, IReadOnlyList<(int Axis, long[] Kept)> cuts)
     {
         ArgumentNullException.ThrowIfNull(t);
         ArgumentNullException.ThrowIfNull(cuts);
         int rank = t.Rank;
         var shape = t.Shape.ToArray();
-        var keptAt = new IReadOnlyList<long>?[rank];
+        var keptAt = new long[]?[rank];
         int last = -1;
         foreach (var (axis, kept) in cuts)
         {
             if (axis < 0 || axis >= rank) throw new ArgumentException($"Axis {axis} is outside tensor {t}.", nameof(cuts));
             if (keptAt[axis] is not null) throw new ArgumentException($"Axis {axis} is cut twice.", nameof(cuts));
-            for (int i = 0; i < kept.Count; i++)
+            for (int i = 0; i < kept.Length; i++)
                 if (kept[i] < 0 || kept[i] >= shape[axis] || i > 0 && kept[i] <= kept[i - 1])
                     throw new ArgumentException($"Kept positions of axis {axis} of {t} must be ascending and below {shape[axis]}.", nameof(cuts));
             keptAt[axis] = kept;
@@ -39,7 +39,7 @@ internal static class TensorSlicing
         long s = es;
         for (int i = rank - 1; i >= 0; i--) { stride[i] = s; s *= shape[i]; }
         var outShape = shape.ToArray();
-        for (int i = 0; i < rank; i++) if (keptAt[i] is { } k) outShape[i] = k.Count;
+        for (int i = 0; i < rank; i++) if (keptAt[i] is { } k) outShape[i] = k.Length;
         long outBytes = es * Tensor.CountElements(outShape);
         var dst = GC.AllocateUninitializedArray<byte>(checked((int)outBytes));
         if (outBytes == 0) return new Tensor(t.ElementType, outShape, dst);
@@ -64,7 +64,7 @@ internal static class TensorSlicing
             int axis = last - 1;
             for (; axis >= 0; axis--)
             {
-                if (++index[axis] < (keptAt[axis]?.Count ?? shape[axis])) break;
+                if (++index[axis] < (keptAt[axis]?.Length ?? shape[axis])) break;
                 index[axis] = 0;
             }
             if (axis < 0) break;
@@ -72,13 +72,13 @@ internal static class TensorSlicing
         return new Tensor(t.ElementType, outShape, dst);
     }
 
-    private static List<(long Start, long Count)> Runs(IReadOnlyList<long> kept)
+    private static List<(long Start, long Count)> Runs(long[] kept)
     {
         var runs = new List<(long, long)>();
-        for (int i = 0; i < kept.Count;)
+        for (int i = 0; i < kept.Length;)
         {
             int j = i + 1;
-            while (j < kept.Count && kept[j] == kept[j - 1] + 1) j++;
+            while (j < kept.Length && kept[j] == kept[j - 1] + 1) j++;
             runs.Add((kept[i], j - i));
             i = j;
         }

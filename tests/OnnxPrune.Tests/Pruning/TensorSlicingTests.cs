@@ -58,11 +58,11 @@ public class TensorSlicingTests
             var rng = new Random(seed);
             var t = RandomTensor(type, seed);
             var kept = new IReadOnlyList<long>?[Shape.Length];
-            var cuts = new List<(int, IReadOnlyList<long>)>();
+            var cuts = new List<(int, long[])>();
             foreach (var axis in Enumerable.Range(0, Shape.Length).Where(_ => rng.Next(2) == 0).DefaultIfEmpty(rng.Next(Shape.Length)))
             {
                 kept[axis] = RandomKept(rng, Shape[axis]);
-                cuts.Add((axis, kept[axis]!));
+                cuts.Add((axis, (long[])kept[axis]!));
             }
             var cut = TensorSlicing.Keep(t, cuts);
             Assert.That(cut.Shape, Is.EqualTo(Shape.Select((d, i) => (long)(kept[i]?.Count ?? d)).ToArray()), $"seed {seed}");
@@ -81,7 +81,7 @@ public class TensorSlicingTests
         Assert.Throws<ArgumentException>(() => TensorSlicing.Keep(t, 0, [1, 1]));
         Assert.Throws<ArgumentException>(() => TensorSlicing.Keep(t, 0, [6]));
         Assert.Throws<ArgumentException>(() => TensorSlicing.Keep(t, 4, [0]));
-        Assert.Throws<ArgumentException>(() => TensorSlicing.Keep(t, [(1, [0]), (1, [1])]));
+        Assert.Throws<ArgumentException>(() => TensorSlicing.Keep(t, [(1, new long[] { 0 }), (1, new long[] { 1 })]));
     }
 
     [TestCase(ElementType.Float, 1.0)]
