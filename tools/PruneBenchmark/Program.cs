@@ -1,112 +1,177 @@
-// PruneBenchmark: for every model in ../shared/onnx-models and a generated model with ≥ 100 MB of weights, times
-// load, analyse, prune (L2, 50% per group) and save, then measures ONNX Runtime latency before and after pruning and
-// prints the MACs ratio next to the latency ratio. Figures only; nothing is asserted.
+// PruneBenchmark: figures for the pruning pass; nothing is asserted. See README.md for the figures and the command.
 //
-//   dotnet run --project tools/PruneBenchmark -c Release [-- [--models DIR] [--runs N] [--no-latency] [--no-generated]]
+//   dotnet run --project tools/PruneBenchmark -c Release -- [--models DIR] [--no-shared] [--no-generated] [--repeat N]
+//       [--rounds N] [--no-r2r] [--cli NAME=PATH ...] [--python PATH] [--no-latency] [--runs N]
+//   dotnet run --project tools/PruneBenchmark -c Release -- --generate PATH   (writes the generated model, exits)
+//
+// 1. Stages: for every model in ../shared/onnx-models and a generated, seeded VGG-style model with 123 MB of weights,
+//    times load, analyse (+ cost count), score (L2), plan (50 % per group), surgery, count, save in this process
+//    (median of --repeat runs), with this process's peak resident memory over the run.
+// 2. Stage detail of the generated model: per stage, median ms, managed bytes allocated and peak resident memory.
+// 3. Whole processes on the generated model, in --rounds rounds with rotating order: python onnx's
+//    `onnx.save(onnx.load(A), B)` and `onnxprune prune A B --ratio 0.5`, both as the build output (JIT) and as a
+//    ReadyToRun publish made by this tool (--no-r2r skips it): wall time, CPU time and each process's own peak RSS.
+// 4. ONNX Runtime latency before/after pruning with the MACs ratio beside the latency ratio (--no-latency skips).
 using System.Diagnostics;
 using System.Globalization;
+using System.Reflection;
 using OnnxPrune.Analysis;
 using OnnxPrune.Graph;
 using OnnxPrune.Pruning;
 using OnnxPrune.Pruning.Importance;
 using OnnxPrune.Runtime;
-using OnnxPrune.Tensors;
+using PruneBenchmark;
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
-string modelsDir = Path.GetFullPath(Path.Combine(FindRepoRoot(), "..", "shared", "onnx-models"));
-int runs = 30;
-bool latency = true, generated = true;
+string repoRoot = FindRepoRoot();
+string modelsDir = Path.GetFullPath(Path.Combine(repoRoot, "..", "shared", "onnx-models"));
+int runs = 30, repeat = 3, rounds = 5;
+bool latency = true, generated = true, shared = true, readyToRun = true;
+string? python = null;
+var extraClis = new List<(string Name, string[] Command)>();
 for (int i = 0; i < args.Length; i++)
 {
     switch (args[i])
     {
         case "--models": modelsDir = args[++i]; break;
         case "--runs": runs = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+        case "--repeat": repeat = Math.Max(1, int.Parse(args[++i], CultureInfo.InvariantCulture)); break;
+        case "--rounds": rounds = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+        case "--python": python = args[++i]; break;
         case "--no-latency": latency = false; break;
         case "--no-generated": generated = false; break;
+        case "--no-shared": shared = false; break;
+        case "--no-r2r": readyToRun = false; break;
+        case "--cli":
+            // Another onnxprune build to time beside these, NAME=PATH (e.g. the main branch's build output).
+            var named = args[++i].Split('=', 2);
+            extraClis.Add(named.Length == 2 ? (named[0], [named[1]]) : (named[0], [named[0]]));
+            break;
+        case "--cold":
+            // One load → prune → save in this fresh process, stages printed for the parent (see RunSelf).
+            StageRun.Measure(args[i + 1], args[i + 2], new CostOptions()).Print();
+            return 0;
+        case "--generate":
+            // Writes the generated model and exits (for profiling by hand).
+            GeneratedModel.Build(seed: 1).Save(args[++i]);
+            return 0;
         default: Console.Error.WriteLine($"unknown argument {args[i]}"); return 2;
     }
 }
 
 var work = Directory.CreateTempSubdirectory("prune-benchmark-");
-var inputs = Directory.GetFiles(modelsDir, "*.onnx").Order(StringComparer.Ordinal).ToList();
-if (generated)
+try
 {
-    var path = Path.Combine(work.FullName, "generated_vgg_123MB.onnx");
-    var clock = Stopwatch.StartNew();
-    GeneratedModel.Build(seed: 1).Save(path);
-    Console.Error.WriteLine($"generated {path} ({new FileInfo(path).Length / 1e6:F0} MB) in {clock.Elapsed.TotalSeconds:F1} s");
-    inputs.Add(path);
-}
-
-Pruner? pruner = Pruner.Default;
-
-// Warm-up (JIT) on a small generated model, so the first row is not charged for compilation.
-{
-    var warm = GeneratedModel.Build(seed: 2, widths: [8, 16, 16], spatial: 8, classes: 10);
-    if (pruner is not null) await pruner.PruneAsync(warm, new PruneOptions { Criterion = new MagnitudeCriterion(2), Budget = new UniformRatioBudget(0.5) });
-    warm.Save(Path.Combine(work.FullName, "warmup.onnx"));
-    _ = OnnxModel.Load(Path.Combine(work.FullName, "warmup.onnx"));
-}
-
-var rows = new List<string[]>();
-string[] header = ["model", "MB", "load ms", "analyse+prune ms", "save ms", "params", "params after", "MACs", "MACs ratio", "ORT ms", "ORT ms after", "latency ratio"];
-foreach (var path in inputs)
-{
-    var name = Path.GetFileNameWithoutExtension(path);
-    try
+    var inputs = shared && Directory.Exists(modelsDir) ? Directory.GetFiles(modelsDir, "*.onnx").Order(StringComparer.Ordinal).ToList() : [];
+    string? generatedPath = null;
+    if (generated)
     {
+        generatedPath = Path.Combine(work.FullName, "generated_vgg_123MB.onnx");
         var clock = Stopwatch.StartNew();
-        var model = OnnxModel.Load(path);
-        double loadMs = clock.Elapsed.TotalMilliseconds;
-        var dims = SymbolicDims(model);
-        var costOptions = new CostOptions { Dims = dims };
-        var before = CostModel.Of(model, costOptions);
-        string pruneMs = "n/a", saveMs, paramsAfter = "n/a", macsRatio = "n/a";
+        GeneratedModel.Build(seed: 1).Save(generatedPath);
+        Console.Error.WriteLine($"generated {generatedPath} ({new FileInfo(generatedPath).Length / 1e6:F0} MB) in {clock.Elapsed.TotalSeconds:F1} s");
+        inputs.Add(generatedPath);
+    }
+
+    // Warm-up (JIT) on a small generated model, so the first row is not charged for compilation.
+    {
+        var warmPath = Path.Combine(work.FullName, "warmup.onnx");
+        GeneratedModel.Build(seed: 2, widths: [8, 16, 16], spatial: 8, classes: 10).Save(warmPath);
+        for (int i = 0; i < 3; i++) StageRun.Measure(warmPath, Path.Combine(work.FullName, "warmup.pruned.onnx"), CostOptionsFor(OnnxModel.Load(warmPath)));
+    }
+
+    // 1 and 2: stages in this process.
+    var rows = new List<string[]>();
+    string[] header = ["model", "MB", "load", "analyse", "score", "plan", "surgery", "count", "save", "total ms", "peak MB", "params", "params after", "MACs", "MACs ratio", "ORT ms", "ORT ms after", "latency ratio"];
+    List<StageRun>? generatedRuns = null;
+    foreach (var path in inputs)
+    {
+        var name = Path.GetFileNameWithoutExtension(path);
         string outPath = Path.Combine(work.FullName, name + ".pruned.onnx");
-        PruneReport? report = null;
-        if (pruner is not null)
+        try
         {
-            clock.Restart();
-            report = await pruner.PruneAsync(model, new PruneOptions { Criterion = new MagnitudeCriterion(2), Budget = new UniformRatioBudget(0.5), Cost = costOptions });
-            pruneMs = $"{clock.Elapsed.TotalMilliseconds:F0}";
-            paramsAfter = $"{report.After.Parameters:N0}";
-            macsRatio = before.MacsComplete ? $"{report.MacsRatio:F3}" : "n/a";
-        }
-        clock.Restart();
-        model.Save(outPath);
-        saveMs = $"{clock.Elapsed.TotalMilliseconds:F0}";
-        string ortBefore = "n/a", ortAfter = "n/a", latencyRatio = "n/a";
-        if (latency)
-        {
-            // Interleaved A B A B, best median of each: the machine is shared, so transient load hits one side less.
-            var a = Latency(path, runs, dims);
-            if (report is not null)
+            var costOptions = CostOptionsFor(OnnxModel.Load(path));
+            var measured = Enumerable.Range(0, repeat).Select(_ => StageRun.Measure(path, outPath, costOptions)).ToList();
+            if (path == generatedPath) generatedRuns = measured;
+            var report = measured[0].Report;
+            string Median(string stage) => $"{StageRun.Median(measured, stage, s => s.Ms):F0}";
+            string ortBefore = "n/a", ortAfter = "n/a", latencyRatio = "n/a";
+            if (latency)
             {
+                // Interleaved A B A B, best median of each: the machine is shared, so transient load hits one side less.
+                var dims = costOptions.Dims;
+                var a = Latency(path, runs, dims);
                 var b = Latency(outPath, runs, dims);
                 a = Math.Min(a, Latency(path, runs, dims));
                 b = Math.Min(b, Latency(outPath, runs, dims));
-                ortAfter = $"{b:F2}";
-                latencyRatio = $"{b / a:F3}";
+                (ortBefore, ortAfter, latencyRatio) = ($"{a:F2}", $"{b:F2}", $"{b / a:F3}");
             }
-            ortBefore = $"{a:F2}";
+            rows.Add([name, $"{new FileInfo(path).Length / 1e6:F1}", Median("load"), Median("analyse"), Median("score"), Median("plan"), Median("surgery"),
+                Median("count"), Median("save"), $"{Stats.Median(measured.Select(m => m.TotalMs)):F0}", $"{Stats.Median(measured.Select(m => m.PeakMb)):F0}",
+                $"{report.Before.Parameters:N0}", $"{report.After.Parameters:N0}",
+                report.MacsComplete ? $"{report.Before.Macs:N0}" : $"{report.Before.Macs:N0}*", report.MacsComplete ? $"{report.MacsRatio:F3}" : "n/a",
+                ortBefore, ortAfter, latencyRatio]);
         }
-        rows.Add([name, $"{new FileInfo(path).Length / 1e6:F1}", $"{loadMs:F0}", pruneMs, saveMs, $"{before.Total.Parameters:N0}", paramsAfter,
-            before.MacsComplete ? $"{before.Total.Macs:N0}" : $"{before.Total.Macs:N0}*", macsRatio, ortBefore, ortAfter, latencyRatio]);
+        catch (Exception e) when (e is OnnxPrune.OnnxPruneException or IOException)
+        {
+            rows.Add([name, .. Enumerable.Repeat("", header.Length - 2), "error: " + e.Message.Split('\n')[0]]);
+        }
     }
-    catch (Exception e) when (e is OnnxPrune.OnnxPruneException or IOException)
+    if (!latency) { header = header[..^3]; rows = rows.Select(r => r[..^3]).ToList(); }
+    Stats.PrintTable(header, rows);
+    if (rows.Any(r => r[13].EndsWith('*'))) Console.WriteLine("* MACs incomplete (some Conv/Gemm/MatMul shapes unresolved).");
+    Console.WriteLine($"Stage times: median of {repeat} in-process runs (ms): load = file → IR; analyse = dependency analysis + cost count; score = L2;");
+    Console.WriteLine("plan = 50 % per group; surgery = slicing + rewrites; count = cost of the pruned model; save = IR → file (atomic).");
+    Console.WriteLine($"peak MB = this process's peak resident memory from load to save{(PeakMemory.CanReset ? "" : " (lifetime peak: /proc/self/clear_refs refused)")}.");
+    if (latency) Console.WriteLine($"Symbolic H/W = 64, batch 1. ORT: best of two interleaved medians of {runs} runs (after 3 warm-ups), 1 intra-op thread, spinning off, seeded random inputs.");
+
+    if (generatedRuns is not null && generatedPath is not null)
     {
-        rows.Add([name, "", "", "", "", "", "", "", "", "", "", "error: " + e.Message.Split('\n')[0]]);
+        Console.WriteLine();
+        Console.WriteLine($"Stages of {Path.GetFileName(generatedPath)}, warm (median of {repeat} runs in this process):");
+        StageRun.PrintDetail(generatedRuns);
+        Console.WriteLine();
+        Console.WriteLine($"Stages of {Path.GetFileName(generatedPath)}, cold (median of {repeat} fresh processes, as `onnxprune prune` runs):");
+        var cold = new List<string>();
+        for (int i = 0; i < repeat; i++) cold.Add(RunSelf(["--cold", generatedPath!, Path.Combine(work.FullName, "cold.pruned.onnx")]));
+        // Each child prints one line per stage: name and the Stage fields.
+        var coldRuns = cold.Select(StageRun.Parse).ToList();
+        StageRun.PrintDetail(coldRuns);
+        Console.WriteLine("cpu = process CPU time (all threads); jit = time compiling methods (all threads) and methods compiled; allocated = managed");
+        Console.WriteLine("bytes allocated; peak RSS = the process's peak resident memory during the stage.");
     }
+
+    // 3: whole processes, side by side.
+    if (generatedPath is not null && rounds > 0)
+    {
+        Console.WriteLine();
+        python ??= FindPython();
+        if (python is null) Console.WriteLine("Process comparison skipped: no python3 with the onnx module (give --python PATH).");
+        else ProcessComparison.Run(generatedPath, work.FullName, [.. Clis(repoRoot, Path.Combine(work.FullName, "r2r"), readyToRun), .. extraClis], python, rounds);
+    }
+    return 0;
+}
+finally
+{
+    work.Delete(recursive: true);
 }
 
-PrintTable(header, rows);
-if (rows.Any(r => r[7].EndsWith('*'))) Console.WriteLine("* MACs incomplete (some Conv/Gemm/MatMul shapes unresolved).");
-Console.WriteLine($"Symbolic H/W = 64, batch 1. ORT: best of two interleaved medians of {runs} runs (after 3 warm-ups), 1 intra-op thread, spinning off, seeded random inputs.");
-Console.WriteLine("analyse+prune = dependency analysis, cost counting before/after, L2 scoring, planning (50% per group), surgery.");
-work.Delete(recursive: true);
-return 0;
+// Runs this tool again in a fresh process and returns its standard output.
+static string RunSelf(string[] arguments)
+{
+    var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
+    var self = typeof(StageRun).Assembly.Location;
+    if (!Path.GetFileNameWithoutExtension(Environment.ProcessPath!).Equals("PruneBenchmark", StringComparison.OrdinalIgnoreCase)) start.ArgumentList.Add(self);
+    foreach (var a in arguments) start.ArgumentList.Add(a);
+    using var process = Process.Start(start)!;
+    var output = process.StandardOutput.ReadToEnd();
+    process.WaitForExit();
+    if (process.ExitCode != 0) throw new InvalidOperationException($"{string.Join(" ", arguments)} exited with {process.ExitCode}");
+    return output;
+}
+
+static CostOptions CostOptionsFor(OnnxModel model) => new() { Dims = SymbolicDims(model) };
 
 static double Latency(string path, int runs, IReadOnlyDictionary<string, long> dims)
 {
@@ -126,15 +191,6 @@ static IReadOnlyDictionary<string, long> SymbolicDims(OnnxModel model)
     return dims;
 }
 
-static void PrintTable(string[] header, List<string[]> rows)
-{
-    var widths = header.Select((h, i) => Math.Max(h.Length, rows.Count == 0 ? 0 : rows.Max(r => r[i].Length))).ToArray();
-    string Line(string[] cells) => string.Join("  ", cells.Select((c, i) => i == 0 ? c.PadRight(widths[i]) : c.PadLeft(widths[i])));
-    Console.WriteLine(Line(header));
-    Console.WriteLine(string.Join("  ", widths.Select(w => new string('-', w))));
-    foreach (var r in rows) Console.WriteLine(Line(r));
-}
-
 static string FindRepoRoot()
 {
     for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
@@ -142,38 +198,31 @@ static string FindRepoRoot()
     return Directory.GetCurrentDirectory();
 }
 
-/// <summary>A VGG-style CNN with ≈ 30.7 M float weights (≈ 123 MB): conv 256→1024, three conv 1024→1024 (3×3, BN, Relu), GAP, Gemm.</summary>
-internal static class GeneratedModel
-{
-    public static OnnxModel Build(int seed, long[]? widths = null, long spatial = 16, long classes = 1000)
-    {
-        var rng = new Random(seed);
-        var b = new GraphBuilder();
-        widths ??= [256, 1024, 1024, 1024, 1024];
-        var x = b.Input("x", ElementType.Float, 1, widths[0], spatial, spatial);
-        var h = x;
-        for (int i = 1; i < widths.Length; i++)
-        {
-            long cin = widths[i - 1], cout = widths[i];
-            var w = b.Initializer($"conv{i}.w", Random(rng, cout * cin * 9, MathF.Sqrt(2f / (cin * 9))), cout, cin, 3, 3);
-            h = b.Conv(h, w, pads: [1, 1, 1, 1]);
-            h.Producer!.Name = $"conv{i}";
-            h = b.BatchNorm(h, b.Initializer($"bn{i}.scale", Random(rng, cout, 1f, 1f), cout), b.Initializer($"bn{i}.bias", Random(rng, cout, 0.1f), cout),
-                b.Initializer($"bn{i}.mean", Random(rng, cout, 0.1f), cout), b.Initializer($"bn{i}.var", Random(rng, cout, 0.1f, 1f), cout));
-            h = b.Relu(h);
-        }
-        var pooled = b.Flatten(b.GlobalAveragePool(h));
-        long last = widths[^1];
-        var fc = b.Gemm(pooled, b.Initializer("fc.w", Random(rng, classes * last, 0.03f), classes, last), b.Initializer("fc.b", new float[classes], classes), transB: true);
-        b.Output(fc, ElementType.Float, 1, classes);
-        return b.Build();
-    }
+// The first python3 that imports onnx: Debian's python3-onnx lives in /usr/bin/python3, which a pyenv shim may hide.
+static string? FindPython() => new[] { "/usr/bin/python3", "python3" }.FirstOrDefault(ChildProcess.HasOnnx);
 
-    // Uniform in [offset − scale, offset + scale).
-    private static float[] Random(Random rng, long n, float scale, float offset = 0)
-    {
-        var v = new float[n];
-        for (long i = 0; i < n; i++) v[i] = offset + scale * (2 * rng.NextSingle() - 1);
-        return v;
-    }
+// The CLI built with the same configuration as this tool (the project reference builds it), and a ReadyToRun
+// publish of it (as a release would ship it: no JIT of the library at start-up), made now into 'folder'.
+static List<(string Name, string[] Command)> Clis(string repoRoot, string folder, bool readyToRun)
+{
+    var result = new List<(string, string[])>();
+    var configuration = typeof(StageRun).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().FirstOrDefault(a => a.Key == "Configuration")?.Value ?? "Release";
+    var built = Path.Combine(repoRoot, "src", "OnnxPrune.Cli", "bin", configuration, "net10.0", "OnnxPrune.Cli");
+    if (File.Exists(built)) result.Add(($"build output ({configuration}, JIT)", [built]));
+    else Console.WriteLine($"No CLI at {built}: build the solution first (dotnet build OnnxPrune.sln -c {configuration}).");
+    if (!readyToRun) return result;
+    var rid = System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier;
+    var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+    foreach (var a in new[] { "publish", Path.Combine(repoRoot, "src", "OnnxPrune.Cli", "OnnxPrune.Cli.csproj"), "-c", "Release", "-r", rid,
+                 "--self-contained", "false", "-p:PublishReadyToRun=true", "-o", folder })
+        start.ArgumentList.Add(a);
+    Console.Error.WriteLine($"publishing the CLI with ReadyToRun for {rid} …");
+    using var process = Process.Start(start)!;
+    var stdout = process.StandardOutput.ReadToEndAsync();
+    var stderr = process.StandardError.ReadToEnd();
+    process.WaitForExit();
+    var published = Path.Combine(folder, "OnnxPrune.Cli");
+    if (process.ExitCode == 0 && File.Exists(published)) result.Add(($"ReadyToRun publish ({rid})", [published]));
+    else Console.WriteLine($"ReadyToRun publish failed ({process.ExitCode}); compared without it.\n{stdout.Result}{stderr}");
+    return result;
 }

@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using OnnxPrune.Onnx;
 using OnnxPrune.Onnx.Proto;
 using OnnxPrune.Tensors;
@@ -20,14 +21,21 @@ public enum ConstantKind
 public sealed class ConstantTensor
 {
     private readonly Node? _node;
+    private bool _ownsData; // _proto's raw_data array is ours alone: the decoded tensor may use it as storage
     private TensorProto? _proto;   // the imported message, while it still matches the data
     private TensorProto? _header;  // doc string and metadata of an initializer whose data was replaced
     private Tensor? _data;
 
-    internal ConstantTensor(Value value, TensorProto proto)
+    /// <param name="value">The value the initializer defines.</param>
+    /// <param name="proto">The imported message.</param>
+    /// <param name="ownsData">True when no one outside the IR sees the message (a model this library just loaded):
+    /// decoding then wraps the raw_data array instead of copying it, so the model holds each weight once, and the
+    /// message keeps showing the current data. Messages handed out by <see cref="ToProto"/> then get a copy.</param>
+    internal ConstantTensor(Value value, TensorProto proto, bool ownsData = false)
     {
         Value = value;
         _proto = proto;
+        _ownsData = ownsData;
         Kind = ConstantKind.Initializer;
     }
 
@@ -111,7 +119,17 @@ public sealed class ConstantTensor
     /// serialized at once and dropped (saving): later writes to <see cref="Data"/> would show through.</param>
     internal TensorProto ToProto(bool shareData = false)
     {
-        if (_proto is not null && (_data is null || SameData(_proto, _data))) return _proto;
+        if (_proto is not null && (_data is null || SameData(_proto, _data)))
+        {
+            // A message that shares the tensor's storage would change with later in-place writes: copy it, unless it is
+            // serialized at once.
+            // Handed out before decoding: from now on decoding copies, or later writes would show in the caller's message.
+            if (!shareData && _data is null) _ownsData = false;
+            if (shareData || _data is null || !SharesStorage(_proto, _data)) return _proto;
+            var copy = _proto.Clone();
+            copy.RawData = ByteString.CopyFrom(_data.RawData);
+            return copy;
+        }
         // Built in code, or edited: encode the current data, with the imported doc string and metadata.
         DropProto();
         var fresh = shareData ? TensorProtoConverter.Wrap(_data!, Value.Name) : TensorProtoConverter.FromTensor(_data!, Value.Name);
@@ -174,7 +192,7 @@ public sealed class ConstantTensor
     private static bool SameData(TensorProto proto, Tensor data)
     {
         if ((ElementType)proto.DataType != data.ElementType || !proto.Dims.SequenceEqual(data.Shape)) return false;
-        if (proto.HasRawData) return proto.RawData.Span.SequenceEqual(data.RawData);
+        if (proto.HasRawData) return SharesStorage(proto, data) || proto.RawData.Span.SequenceEqual(data.RawData);
         return TensorProtoConverter.ToTensor(proto).RawData.AsSpan().SequenceEqual(data.RawData);
     }
 
@@ -195,9 +213,20 @@ public sealed class ConstantTensor
         throw new UnsupportedModelException($"Constant node {_node.DisplayName} has no tensor value.");
     }
 
+    private static bool SharesStorage(TensorProto proto, Tensor data) =>
+        proto.HasRawData && ReferenceEquals(ByteStrings.WholeArray(proto.RawData), data.RawData);
+
     private Tensor Decode()
     {
-        if (Kind == ConstantKind.Initializer) return TensorProtoConverter.ToTensor(_proto!);
+        if (Kind == ConstantKind.Initializer)
+        {
+            var proto = _proto!;
+            // Our own message: the tensor takes over its raw_data array (checked by the Tensor constructor).
+            if (_ownsData && proto.HasRawData && !ExternalData.IsExternal(proto) && ByteStrings.WholeArray(proto.RawData) is { } raw
+                && TensorProtoConverter.TryWrap(proto, raw) is { } wrapped)
+                return wrapped;
+            return TensorProtoConverter.ToTensor(proto);
+        }
         var attrs = _node!.Attributes;
         if (attrs.Find("value") is { T: { } t }) return TensorProtoConverter.ToTensor(t);
         if (attrs.Contains("value_float")) return Tensor.Scalar(attrs.GetFloat("value_float", 0));

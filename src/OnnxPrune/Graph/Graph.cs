@@ -390,7 +390,10 @@ public sealed class Graph
 
     /// <summary>Builds the IR from a graph message (the message is not modified; tensors are shared).</summary>
     /// <exception cref="OnnxFormatException">Undefined inputs or duplicate names.</exception>
-    public static Graph FromProto(GraphProto proto)
+    public static Graph FromProto(GraphProto proto) => FromProto(proto, ownsData: false);
+
+    // ownsData: see ConstantTensor (initializers may keep the message's raw_data arrays as their storage).
+    internal static Graph FromProto(GraphProto proto, bool ownsData)
     {
         ArgumentNullException.ThrowIfNull(proto);
         var template = proto.Clone();
@@ -414,7 +417,7 @@ public sealed class Graph
         {
             var v = g.GetOrCreate(t.Name);
             if (v.Initializer is not null) throw new OnnxFormatException($"{where} has two initializers named '{t.Name}'.");
-            var c = new ConstantTensor(v, t);
+            var c = new ConstantTensor(v, t, ownsData);
             v.Initializer = c;
             g._initializers.Add(c);
         }

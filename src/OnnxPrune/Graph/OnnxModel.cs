@@ -70,13 +70,17 @@ public sealed class OnnxModel
     public int FunctionCount => _template.Functions.Count;
 
     /// <summary>Builds the IR over a model message (tensor bytes are shared, not copied).</summary>
-    public static OnnxModel FromProto(ModelProto proto)
+    public static OnnxModel FromProto(ModelProto proto) => FromProto(proto, ownsData: false);
+
+    // ownsData: the message is this library's own (just loaded, seen by no caller), so decoded initializers may use its
+    // raw_data arrays as their storage instead of copying them (see ConstantTensor).
+    private static OnnxModel FromProto(ModelProto proto, bool ownsData)
     {
         ArgumentNullException.ThrowIfNull(proto);
         if (proto.Graph is null) throw new OnnxFormatException("Model has no graph.");
         var template = proto.Clone();
         template.Graph = null;
-        return new OnnxModel(template, Graph.FromProto(proto.Graph));
+        return new OnnxModel(template, Graph.FromProto(proto.Graph, ownsData));
     }
 
     /// <summary>Writes the model back to a message.</summary>
@@ -94,14 +98,14 @@ public sealed class OnnxModel
     /// <exception cref="OnnxFormatException">The file is not a valid model.</exception>
     public static OnnxModel Load(string path, ModelLoadOptions? options = null)
     {
-        var model = FromProto(ModelIO.Load(path, options), path);
+        var model = FromProto(ModelIO.Load(path, options), path, ownsData: true);
         model.SourcePath = Path.GetFullPath(path);
         return model;
     }
 
     /// <summary>Loads a model from bytes and builds the IR.</summary>
     public static OnnxModel FromBytes(byte[] bytes, string sourceName = "<bytes>") =>
-        FromProto(ModelIO.Load(bytes, null, sourceName), sourceName);
+        FromProto(ModelIO.Load(bytes, null, sourceName), sourceName, ownsData: true);
 
     /// <summary>Serializes the model with all data inline.</summary>
     public byte[] ToBytes() => ModelIO.ToBytes(ToProto(shareData: true));
@@ -110,9 +114,9 @@ public sealed class OnnxModel
     /// <remarks>Weights are written straight from the tensors, without an extra copy in memory.</remarks>
     public void Save(string path, ModelSaveOptions? options = null) => ModelIO.Save(ToProto(shareData: true), path, options);
 
-    private static OnnxModel FromProto(ModelProto proto, string source)
+    private static OnnxModel FromProto(ModelProto proto, string source, bool ownsData)
     {
-        try { return FromProto(proto); }
+        try { return FromProto(proto, ownsData); }
         catch (OnnxFormatException e) when (!e.Message.StartsWith(source, StringComparison.Ordinal))
         {
             throw new OnnxFormatException($"{source}: {e.Message}", e);

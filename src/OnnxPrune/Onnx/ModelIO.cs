@@ -29,8 +29,11 @@ public static class ModelIO
         var info = new FileInfo(path);
         if (info.Length > ProtobufLimit)
             throw new OnnxFormatException($"{path}: {info.Length} bytes is above protobuf's 2 GiB limit; large models must keep weights in external data.");
-        var bytes = File.ReadAllBytes(path);
-        return Load(bytes, Path.GetDirectoryName(Path.GetFullPath(path)), path, options);
+        // Each weight is read once, into its own array; a file the fast reader cannot take is parsed the usual way,
+        // which also words any error.
+        var model = ModelStreamReader.TryRead(path);
+        if (model is null) return Load(File.ReadAllBytes(path), Path.GetDirectoryName(Path.GetFullPath(path)), path, options);
+        return Complete(model, Path.GetDirectoryName(Path.GetFullPath(path)), path, options ?? ModelLoadOptions.Default);
     }
 
     /// <summary>Loads a model from a stream (read to its end).</summary>
@@ -69,6 +72,11 @@ public static class ModelIO
             // Google.Protobuf may surface malformed input as other exception types; all mean "bad file".
             throw new OnnxFormatException($"{sourceName}: not a valid ONNX model ({e.GetType().Name}: {e.Message})", e);
         }
+        return Complete(model, baseDirectory, sourceName, options);
+    }
+
+    private static ModelProto Complete(ModelProto model, string? baseDirectory, string sourceName, ModelLoadOptions options)
+    {
         if (options.Validate) ModelValidator.Validate(model, sourceName);
         if (options.LoadExternalData) ExternalData.LoadAll(model, baseDirectory, sourceName);
         return model;

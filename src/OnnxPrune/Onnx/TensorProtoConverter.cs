@@ -120,6 +120,21 @@ public static class TensorProtoConverter
         return result;
     }
 
+    /// <summary>A tensor whose storage is <paramref name="raw"/> (not copied), the message's raw_data array, or null when
+    /// the message's type, dims and length do not match (then <see cref="ToTensor"/> says why).</summary>
+    internal static Tensor? TryWrap(TensorProto proto, byte[] raw)
+    {
+        var type = (ElementType)proto.DataType;
+        if (type is ElementType.String or ElementType.Undefined || !Enum.IsDefined(type)) return null;
+        foreach (var d in proto.Dims)
+            if (d < 0) return null;
+        long count;
+        try { count = ElementCount(proto); }
+        catch (OnnxFormatException) { return null; }
+        if (ElementTypes.ByteCount(type, count) != raw.LongLength) return null;
+        return new Tensor(type, proto.Dims.ToArray(), raw);
+    }
+
     /// <summary>Parses a serialized TensorProto (e.g. an <c>input_0.pb</c> file) and converts it.</summary>
     /// <exception cref="OnnxFormatException">The bytes are not a valid TensorProto.</exception>
     public static Tensor ReadFile(string path)

@@ -56,7 +56,7 @@ public static class PruningSurgery
         foreach (var (constant, cuts) in plan.Slices)
         {
             var data = constant.Data;
-            foreach (var (axis, keep) in cuts) data = TensorSlicing.Keep(data, axis, keep);
+            data = TensorSlicing.Keep(data, cuts);
             constant.Data = data;
         }
         foreach (var (constant, data) in plan.ShapeConstants) constant.Data = data;

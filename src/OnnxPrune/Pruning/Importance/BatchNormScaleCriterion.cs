@@ -49,7 +49,7 @@ public sealed class BatchNormScaleCriterion : IImportanceCriterion
             var raw = new double[group.Size];
             foreach (var s in gammas)
             {
-                var perPosition = s.PerPosition(System.Numerics.Tensors.TensorPrimitives.SumOfMagnitudes);
+                var perPosition = s.PerPosition(squares: false);
                 for (long u = 0; u < group.Size; u++)
                     foreach (var p in s.Positions(u)) raw[u] += perPosition[p];
             }

@@ -40,12 +40,12 @@ public sealed class FpgmCriterion : IImportanceCriterion
             if (scored.Count == 0) continue;
             int n = checked((int)group.Size);
             var vectors = new float[n][];
-            var buffer = new List<float>();
             for (int u = 0; u < n; u++)
             {
-                buffer.Clear();
-                foreach (var s in scored) s.CopyUnit(u, buffer);
-                vectors[u] = buffer.ToArray();
+                var vector = new float[checked((int)scored.Sum(s => s.UnitLength(u)))];
+                int written = 0;
+                foreach (var s in scored) written += s.CopyUnit(u, vector.AsSpan(written));
+                vectors[u] = vector;
             }
             var raw = new double[n];
             for (int u = 0; u < n; u++)

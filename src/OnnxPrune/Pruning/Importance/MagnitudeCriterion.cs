@@ -38,7 +38,6 @@ public sealed class MagnitudeCriterion : IImportanceCriterion
         ArgumentNullException.ThrowIfNull(context);
         var result = new GroupScores(Name);
         var slices = new WeightSlices();
-        Func<ReadOnlySpan<float>, float> reduce = Norm == 1 ? TensorPrimitives.SumOfMagnitudes : TensorPrimitives.SumOfSquares;
         int done = 0;
         foreach (var group in context.Groups)
         {
@@ -51,7 +50,7 @@ public sealed class MagnitudeCriterion : IImportanceCriterion
             long elementsPerUnit = 0;
             foreach (var s in scored)
             {
-                var perPosition = s.PerPosition(reduce);
+                var perPosition = s.PerPosition(squares: Norm == 2);
                 elementsPerUnit += s.ElementsPerPosition * s.Item.Map.PositionsPerUnit;
                 for (long u = 0; u < group.Size; u++)
                     foreach (var p in s.Positions(u)) raw[u] += perPosition[p];

@@ -11,23 +11,86 @@ namespace OnnxPrune.Pruning.Importance;
 /// </summary>
 internal sealed class WeightSlices
 {
-    private readonly Dictionary<ConstantTensor, float[]> _cache = new(ReferenceEqualityComparer.Instance);
+    // float constants: their Tensor (read in place); other floating-point types: a float copy, made once.
+    private readonly Dictionary<ConstantTensor, object> _cache = new(ReferenceEqualityComparer.Instance);
 
     /// <summary>One scored, floating-point constant slice of a group with its layout.</summary>
-    internal sealed record Slice(ConstantSliceItem Item, ConstantTensor Constant, float[] Data, long Outer, long AxisLength, long Inner)
+    internal sealed class Slice(ConstantSliceItem item, ConstantTensor constant, object storage, long outer, long axisLength, long inner)
     {
+        /// <summary>The group item.</summary>
+        public ConstantSliceItem Item { get; } = item;
+
+        /// <summary>The sliced constant.</summary>
+        public ConstantTensor Constant { get; } = constant;
+
+        /// <summary>Outer extent (product of the dims before the axis).</summary>
+        public long Outer { get; } = outer;
+
+        /// <summary>Length of the sliced axis.</summary>
+        public long AxisLength { get; } = axisLength;
+
+        /// <summary>Inner extent (product of the dims after the axis).</summary>
+        public long Inner { get; } = inner;
+
+        /// <summary>The constant's elements as float: the tensor's own storage for float tensors (no copy).</summary>
+        public ReadOnlySpan<float> Data => storage is float[] converted ? converted : ((OnnxPrune.Tensors.Tensor)storage).AsSpan<float>();
+
         /// <summary>Elements per axis position.</summary>
         public long ElementsPerPosition => Outer * Inner;
 
-        /// <summary>Reduces every axis position with <paramref name="reduce"/> (applied per contiguous run, results summed).</summary>
-        public double[] PerPosition(Func<ReadOnlySpan<float>, float> reduce)
+        /// <summary>Per axis position, the sum of |w| (<paramref name="squares"/> false) or of w² (true) over the
+        /// position's elements.</summary>
+        /// <remarks>Bandwidth-bound either way: when a position's contiguous runs are long (≥ <see cref="LongRun"/>),
+        /// one TensorPrimitives reduction per run; when they are short (the input-channel axis of a conv weight:
+        /// runs of k·k), each row of <c>axis · inner</c> elements is accumulated elementwise into a float buffer (one
+        /// call per row), flushed to double every <see cref="FlushRows"/> rows and summed per position at the end,
+        /// instead of a call per short run.</remarks>
+        public double[] PerPosition(bool squares)
         {
             var result = new double[AxisLength];
+            var data = Data;
+            int inner = checked((int)Inner), rowLength = checked((int)(AxisLength * Inner));
+            if (Inner >= LongRun)
+            {
+                for (long o = 0; o < Outer; o++)
+                {
+                    var row = data.Slice(checked((int)(o * rowLength)), rowLength);
+                    for (int p = 0; p < result.Length; p++)
+                    {
+                        var run = row.Slice(p * inner, inner);
+                        result[p] += squares ? TensorPrimitives.SumOfSquares(run) : TensorPrimitives.SumOfMagnitudes(run);
+                    }
+                }
+                return result;
+            }
+            var sum = new float[rowLength];
+            var magnitudes = squares ? null : new float[rowLength];
             for (long o = 0; o < Outer; o++)
-                for (long p = 0; p < AxisLength; p++)
-                    result[p] += reduce(Data.AsSpan(checked((int)((o * AxisLength + p) * Inner)), checked((int)Inner)));
+            {
+                var row = data.Slice(checked((int)(o * rowLength)), rowLength);
+                if (squares) TensorPrimitives.MultiplyAdd(row, row, sum, sum);
+                else
+                {
+                    TensorPrimitives.Abs(row, magnitudes);
+                    TensorPrimitives.Add(sum, magnitudes, sum);
+                }
+                if ((o + 1) % FlushRows != 0 && o != Outer - 1) continue;
+                for (int p = 0, i = 0; p < result.Length; p++)
+                {
+                    double s = 0;
+                    for (int end = i + inner; i < end; i++) s += sum[i];
+                    result[p] += s;
+                }
+                Array.Clear(sum);
+            }
             return result;
         }
+
+        /// <summary>Runs at least this long are reduced one call each.</summary>
+        internal const int LongRun = 64;
+
+        /// <summary>Rows summed in float before they are added to the double result.</summary>
+        internal const int FlushRows = 64;
 
         /// <summary>Positions of a unit, validated against the axis length.</summary>
         public IEnumerable<long> Positions(long unit)
@@ -40,12 +103,22 @@ internal sealed class WeightSlices
             }
         }
 
-        /// <summary>Appends a unit's elements (all its positions, every outer run) to <paramref name="destination"/>.</summary>
-        public void CopyUnit(long unit, List<float> destination)
+        /// <summary>Number of elements <see cref="CopyUnit"/> writes for <paramref name="unit"/>.</summary>
+        public long UnitLength(long unit) => Positions(unit).LongCount() * ElementsPerPosition;
+
+        /// <summary>Copies a unit's elements (all its positions, every outer run) to the start of
+        /// <paramref name="destination"/>; returns the number written.</summary>
+        public int CopyUnit(long unit, Span<float> destination)
         {
+            var data = Data;
+            int inner = checked((int)Inner), written = 0;
             foreach (var p in Positions(unit))
                 for (long o = 0; o < Outer; o++)
-                    destination.AddRange(Data.AsSpan(checked((int)((o * AxisLength + p) * Inner)), checked((int)Inner)));
+                {
+                    data.Slice(checked((int)((o * AxisLength + p) * Inner)), inner).CopyTo(destination[written..]);
+                    written += inner;
+                }
+            return written;
         }
     }
 
@@ -64,7 +137,11 @@ internal sealed class WeightSlices
         long outer = 1, inner = 1;
         for (int d = 0; d < item.Axis; d++) outer *= shape[d];
         for (int d = item.Axis + 1; d < shape.Count; d++) inner *= shape[d];
-        if (!_cache.TryGetValue(c, out var data)) _cache[c] = data = c.Data.ToFloatArray();
+        if (!_cache.TryGetValue(c, out var data))
+        {
+            var tensor = c.Data;
+            _cache[c] = data = tensor.ElementType == ElementType.Float ? tensor : tensor.ToFloatArray();
+        }
         return new Slice(item, c, data, outer, shape[item.Axis], inner);
     }
 
