@@ -258,22 +258,24 @@ public sealed class Graph
     /// <exception cref="OnnxFormatException">The graph has a cycle.</exception>
     public void TopologicalSort()
     {
+        var (order, blocked) = KahnOrder();
+        if (blocked is not null)
+            throw new OnnxFormatException($"Graph '{Name}' has a cycle through node {blocked.DisplayName}.");
+        _nodes.Clear();
+        _nodes.AddRange(order);
+    }
+
+    // Kahn's algorithm with a min-heap on the original position (stable: keeps the existing order where it is
+    // already valid). Returns the order and, when the graph has a cycle, a node on it (the order is then partial).
+    private (List<Node> Order, Node? Blocked) KahnOrder()
+    {
         var position = new Dictionary<Node, int>();
         for (int i = 0; i < _nodes.Count; i++) position[_nodes[i]] = i;
         var indegree = new int[_nodes.Count];
         var successors = new List<int>[_nodes.Count];
         for (int i = 0; i < _nodes.Count; i++)
-        {
             foreach (var v in _nodes[i].InputList.Concat(_nodes[i].ImplicitInputList))
-            {
-                if (v?.Producer is { } p && position.TryGetValue(p, out var pi))
-                {
-                    (successors[pi] ??= new()).Add(i);
-                    indegree[i]++;
-                }
-            }
-        }
-        // Kahn's algorithm with a min-heap on the original position keeps the order stable.
+                if (v?.Producer is { } p && position.TryGetValue(p, out var pi)) { (successors[pi] ??= new()).Add(i); indegree[i]++; }
         var ready = new PriorityQueue<int, int>();
         for (int i = 0; i < indegree.Length; i++) if (indegree[i] == 0) ready.Enqueue(i, i);
         var order = new List<Node>(_nodes.Count);
@@ -283,10 +285,7 @@ public sealed class Graph
             if (successors[n] is null) continue;
             foreach (var s in successors[n]) if (--indegree[s] == 0) ready.Enqueue(s, s);
         }
-        if (order.Count != _nodes.Count)
-            throw new OnnxFormatException($"Graph '{Name}' has a cycle through node {_nodes[Array.FindIndex(indegree, d => d > 0)].DisplayName}.");
-        _nodes.Clear();
-        _nodes.AddRange(order);
+        return (order, order.Count == _nodes.Count ? null : _nodes[Array.FindIndex(indegree, d => d > 0)]);
     }
 
     /// <summary>Removes nodes whose outputs nobody reads (nor the graph outputs), and unused initializers;
@@ -336,26 +335,7 @@ public sealed class Graph
     }
 
     /// <summary>The node that closes a cycle, or null when the graph can be ordered topologically (nothing is changed).</summary>
-    public Node? FindCycle()
-    {
-        var position = new Dictionary<Node, int>();
-        for (int i = 0; i < _nodes.Count; i++) position[_nodes[i]] = i;
-        var indegree = new int[_nodes.Count];
-        var successors = new List<int>[_nodes.Count];
-        for (int i = 0; i < _nodes.Count; i++)
-            foreach (var v in _nodes[i].InputList.Concat(_nodes[i].ImplicitInputList))
-                if (v?.Producer is { } p && position.TryGetValue(p, out var pi)) { (successors[pi] ??= new()).Add(i); indegree[i]++; }
-        var ready = new Queue<int>();
-        for (int i = 0; i < indegree.Length; i++) if (indegree[i] == 0) ready.Enqueue(i);
-        int seen = 0;
-        while (ready.TryDequeue(out var n))
-        {
-            seen++;
-            if (successors[n] is null) continue;
-            foreach (var s in successors[n]) if (--indegree[s] == 0) ready.Enqueue(s);
-        }
-        return seen == _nodes.Count ? null : _nodes[Array.FindIndex(indegree, d => d > 0)];
-    }
+    public Node? FindCycle() => KahnOrder().Blocked;
 
     internal void NoteTyped(Value v)
     {
