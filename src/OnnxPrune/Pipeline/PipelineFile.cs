@@ -138,7 +138,22 @@ public static class PipelineFile
         return spec[..(colon + 1)] + ResolvePath(baseDir, spec[(colon + 1)..]);
     }
 
-    private static string Clean(string reason) => reason.Replace("\r", " ", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal).Trim();
+    private static string Clean(string reason)
+    {
+        reason = reason.Replace("\r", " ", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal).Trim();
+        // YamlDotNet names the CLR type; say which section the unknown key is in and what the keys are.
+        var unknown = System.Text.RegularExpressions.Regex.Match(reason, @"^Property '(?<key>[^']+)' not found on type '(?:[\w.]+\.)?(?<type>\w+)'");
+        if (!unknown.Success) return reason;
+        var section = unknown.Groups["type"].Value switch
+        {
+            "PipelineDefinition" => "the pipeline (keys: model, data, classes, steps, gates)",
+            "PipelineStepEntry" => $"the step list (steps: {string.Join(", ", StepOrder)})",
+            "PipelineGates" => "gates (keys: max_accuracy_drop, min_speedup, max_bytes, max_latency_ms)",
+            var t when t.EndsWith("StepOptions", StringComparison.Ordinal) => $"step '{t[..^"StepOptions".Length].ToLowerInvariant()}' (keys are the verb's options in snake_case)",
+            var t => t,
+        };
+        return $"unknown key '{unknown.Groups["key"].Value}' in {section}.";
+    }
 
     // Records where each step entry starts, for the step-list errors that come after deserialisation.
     private sealed class PositionRecorder(INodeDeserializer inner) : INodeDeserializer

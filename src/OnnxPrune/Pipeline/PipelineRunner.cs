@@ -18,7 +18,7 @@ public class GateFailedException : OnnxPruneException
 {
     /// <summary>Creates the exception.</summary>
     public GateFailedException(PipelineReport report, string reportPath)
-        : base($"gate failed: {string.Join("; ", report.Gates.Where(g => !g.Passed).Select(g => $"{g.Gate} limit {g.Limit:G6}, actual {g.Actual:G6}"))} (report: {reportPath})")
+        : base($"{string.Join("; ", report.Gates.Where(g => !g.Passed).Select(g => $"{g.Gate} limit {g.Limit:G6}, actual {g.Actual:G6}"))} (report: {reportPath})")
     {
         Report = report;
         ReportPath = reportPath;
