@@ -27,6 +27,8 @@ internal static class ExitCodes
     public const int TaskLibrary = 14;
     /// <summary>A task list file (<c>library fill --tasks</c>) is malformed; the message names the file and line.</summary>
     public const int TaskListFormat = 15;
+    /// <summary>A pipeline gate failed (<see cref="OnnxPrune.Pipeline.GateFailedException"/>); the reports are written first.</summary>
+    public const int GateFailed = 16;
     public const int Cancelled = 130;
     public const int Internal = 70;
 
@@ -71,6 +73,8 @@ internal static class ExitCodes
         OnnxPrune.Tasks.BaseModelMismatchException => (Usage, "wrong model"),
         OnnxPrune.Tasks.TaskListFormatException => (TaskListFormat, "invalid task list"),
         OnnxPrune.Tasks.TaskLibraryException => (TaskLibrary, "task library"),
+        OnnxPrune.Pipeline.GateFailedException => (GateFailed, "gate failed"),
+        OnnxPrune.Pipeline.PipelineFormatException => (Usage, "invalid pipeline file"),
         DataFormatException => (BadData, "invalid data file"),
         UnsupportedElementTypeException => (UnsupportedElementType, "unsupported element type"),
         OnnxPruneException => (BadModel, "error"),

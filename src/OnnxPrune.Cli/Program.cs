@@ -13,5 +13,6 @@ root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(FinetuneCommand.Create());
 root.Subcommands.Add(EvalCommand.Create());
 root.Subcommands.Add(ExportCommand.Create());
+root.Subcommands.Add(PipelineCommand.Create());
 VersionAction.Install(root);
 return ExitCodes.Invoke(root, args);
