@@ -96,6 +96,49 @@ public class TrainingCliTests
         Assert.That(stderr, Does.Contain("test_labels.npy"));
     }
 
+    /// <summary>The embedded ResNet re-declared as most exports are: batch fixed to 1, Flatten written as Reshape [1, −1].</summary>
+    public static OnnxModel FixedBatchResNet()
+    {
+        var model = OnnxModel.Load(Path.Combine(TestPaths.RepoRoot, "onnx-models", "fmnist-resnet.onnx"));
+        var g = model.Graph;
+        foreach (var flatten in g.Nodes.Where(n => n.OpType == "Flatten").ToArray())
+        {
+            var reshape = g.AddNode("Reshape", [flatten.Input(0), g.AddInitializer(g.UniqueName("flatten_shape"), OnnxPrune.Tensors.Tensor.FromArray<long>([1, -1], 2)).Value],
+                [flatten.Output(0)!.Name + "_reshaped"], index: g.Nodes.ToList().IndexOf(flatten));
+            g.ReplaceAllUses(flatten.Output(0)!, reshape.Output(0)!);
+            g.RemoveNode(flatten);
+        }
+        foreach (var v in g.DataInputs.Concat(g.Outputs)) v.Shape = [new Dim(1), .. v.Shape!.Skip(1)];
+        foreach (var v in g.Values) if (!v.IsGraphInput && !v.IsGraphOutput && v.Initializer is null && v.HasType) v.Shape = null;
+        return model;
+    }
+
+    [Test]
+    public void FinetuneOfAFixedBatchOneExportTrainsAtBatchEightAndKeepsItsInterface()
+    {
+        var dir = TestPaths.TempDir();
+        var input = Path.Combine(dir, "resnet-b1.onnx");
+        var output = Path.Combine(dir, "tuned.onnx");
+        var fixedModel = FixedBatchResNet();
+        Assert.That(fixedModel.Graph.Nodes.Any(n => n.OpType == "Reshape" && n.Input(1)!.Constant!.Data.ToInt64Array()[0] == 1));
+        fixedModel.Save(input);
+
+        var (code, stdout, stderr) = Cli("finetune", input, output, "--classes", "0,3,7", "--steps", "6", "--batch", "8", "--threads", "1", "--progress-interval", "3");
+        Assert.That(code, Is.EqualTo(0), stderr);
+        Assert.That(stderr, Does.Contain("step 6/6"));
+        Assert.That(stdout, Does.Contain("6 steps"));
+        var tuned = OnnxModel.Load(output);
+        Assert.That(tuned.Graph.DataInputs.Single().Shape![0].Value, Is.EqualTo(1), "the saved model keeps the fixed batch");
+        Assert.That(tuned.Graph.Nodes.Select(n => n.OpType), Is.EqualTo(fixedModel.Graph.Nodes.Select(n => n.OpType)));
+        Assert.That(tuned.Graph.Initializers.Single(c => c.Name == fixedModel.Graph.Initializers.First(i => i.ElementType == OnnxPrune.Tensors.ElementType.Float && i.ElementCount > 100).Name).Data.ToFloatArray(),
+            Is.Not.EqualTo(fixedModel.Graph.Initializers.First(i => i.ElementType == OnnxPrune.Tensors.ElementType.Float && i.ElementCount > 100).Data.ToFloatArray()), "weights trained");
+
+        var free = Path.Combine(dir, "free.onnx");
+        (code, _, stderr) = Cli("finetune", input, free, "--classes", "0,3,7", "--steps", "2", "--batch", "8", "--threads", "1", "--batch-free");
+        Assert.That(code, Is.EqualTo(0), stderr);
+        Assert.That(OnnxModel.Load(free).Graph.DataInputs.Single().Shape![0].Param, Is.EqualTo("batch"), "--batch-free writes a symbolic batch");
+    }
+
     [Test]
     public void FinetuneThenEvalReportsTheTunedAccuracyOnTheClassSubset()
     {
