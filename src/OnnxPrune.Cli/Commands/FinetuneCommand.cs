@@ -105,12 +105,12 @@ internal static class FinetuneCommand
             if (report.Distillation is { } d)
             {
                 Console.WriteLine(FormattableString.Invariant(
-                    $"{outPath}: {report.Training.Steps} steps in {report.Training.Seconds:F1} s; distilled {string.Join(", ", d.Outputs)}; mean squared gap to the teacher on {d.Before.Count} held-out images {d.Before.Mean:G4} → {d.After.Mean:G4}"));
+                    $"{outPath}: {report.Training.Steps} steps in {report.Training.Seconds:F1} s ({report.Training.ClippedSteps} clipped); distilled {string.Join(", ", d.Outputs)}; mean squared gap to the teacher on {d.Before.Count} held-out images {d.Before.Mean:G4} → {d.After.Mean:G4}"));
                 return ExitCodes.Ok;
             }
             var (before, after) = (report.Before!, report.After!);
             Console.WriteLine(FormattableString.Invariant(
-                $"{outPath}: {report.Training.Steps} steps in {report.Training.Seconds:F1} s; {report.TestData} accuracy {before.Accuracy:P2} → {after.Accuracy:P2}, loss {before.Loss:F4} → {after.Loss:F4}"));
+                $"{outPath}: {report.Training.Steps} steps in {report.Training.Seconds:F1} s ({report.Training.ClippedSteps} clipped); {report.TestData} accuracy {before.Accuracy:P2} → {after.Accuracy:P2}, loss {before.Loss:F4} → {after.Loss:F4}"));
             return ExitCodes.Ok;
         });
         return command;

@@ -89,3 +89,74 @@ public class SymbolicBatchPassTests
         Assert.That(BatchFreeModel.For(model, 8), Is.SameAs(model));
     }
 }
+
+/// <summary>The shared real models with a fixed batch: the batch-free copy at batch 2 equals two runs of the original.</summary>
+public class SharedModelBatchFreeTests
+{
+    /// <summary>The fixed-batch models the pass refuses, with what the reason must name.</summary>
+    private static readonly Dictionary<string, string> ExpectedRefusals = new()
+    {
+        ["xfeat_256.onnx"] = "Resize node", // constant Resize sizes [1, C, H, W]: no exact rewrite
+    };
+
+    /// <summary>
+    /// Shared models whose inputs are float tensors of fixed shape with batch 1 and whose outputs do not depend on the
+    /// batch's composition (resnet32_cifar_opencimtc's opset-10 BatchNormalizations declare their mean/variance outputs,
+    /// so ONNX Runtime normalizes them with batch statistics: batch 2 differs from two runs of 1 by design).
+    /// </summary>
+    public static IEnumerable<string> FixedBatchModels() => TestPaths.SharedModelNames().Where(n =>
+    {
+        var m = OnnxModel.Load(TestPaths.SharedModel(n));
+        return SymbolicBatchPass.FixedBatch(m) == 1 && m.Graph.DataInputs.All(i => i.ElementType == ElementType.Float && i.Shape!.All(d => d.Value is not null))
+            && !m.Graph.Nodes.Any(x => x.OpType == "BatchNormalization" && x.Outputs.Skip(1).Any(o => o is { Name.Length: > 0 }));
+    });
+
+    [TestCaseSource(nameof(FixedBatchModels))]
+    public void BatchOfTwoEqualsTwoRunsOfTheOriginal(string name)
+    {
+        var original = OnnxModel.Load(TestPaths.SharedModel(name));
+        OnnxModel copy;
+        try
+        {
+            copy = BatchFreeModel.Copy(original);
+        }
+        catch (UnsupportedModelException e) when (ExpectedRefusals.TryGetValue(name, out var reason))
+        {
+            TestContext.Out.WriteLine($"{name}: refused: {e.Message}");
+            Assert.That(e.Message, Does.Contain(reason));
+            return;
+        }
+        Assert.That(ExpectedRefusals.ContainsKey(name), Is.False, $"{name} is now made batch-free: take it off ExpectedRefusals");
+        var r = new Random(5);
+        var inputs = original.Graph.DataInputs.ToDictionary(i => i.Name, i =>
+        {
+            var shape = i.Shape!.Select(d => d.Value!.Value).ToArray();
+            shape[0] = 2;
+            var t = Tensor.Zeros(ElementType.Float, shape);
+            foreach (ref var v in t.AsSpan<float>()) v = r.NextSingle();
+            return t;
+        });
+        using var batched = OrtSessions.Create(copy);
+        var both = batched.RunTensors(inputs);
+        using var single = OrtSessions.Create(original);
+        for (int s = 0; s < 2; s++)
+        {
+            var one = inputs.ToDictionary(p => p.Key, p =>
+            {
+                long per = p.Value.ElementCount / 2;
+                var shape = p.Value.Shape.ToArray(); shape[0] = 1;
+                return Tensor.FromArray<float>(p.Value.AsSpan<float>().Slice((int)(s * per), (int)per).ToArray(), shape);
+            });
+            foreach (var (output, expected) in single.RunTensors(one))
+            {
+                var all = both[output].ToFloatArray();
+                var e = expected.ToFloatArray();
+                Assert.That(all.Length, Is.EqualTo(2 * e.Length), $"{name}: output '{output}'");
+                float scale = e.Max(MathF.Abs) + 1e-6f;
+                double worst = 0;
+                for (int i = 0; i < e.Length; i++) worst = Math.Max(worst, Math.Abs(all[s * e.Length + i] - e[i]) / scale);
+                Assert.That(worst, Is.LessThan(1e-4), $"{name}: output '{output}', sample {s}");
+            }
+        }
+    }
+}

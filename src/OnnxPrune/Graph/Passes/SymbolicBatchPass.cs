@@ -12,7 +12,7 @@ namespace OnnxPrune.Graph.Passes;
 /// target starts with N either reads a value whose declared leading dim is N (the target's N becomes 0, exact: at batch N
 /// it copies N, at batch B it copies B), or has no other −1 and no <c>allowzero</c> (N becomes −1, exact: the other dims
 /// are constant). A Reshape that meets neither throws <see cref="UnsupportedModelException"/> naming it, before anything
-/// is edited. Declare the intermediates' shapes first (e.g. the shape engine's <c>ShapeInfo.WriteTo</c>) so the first
+/// is edited, and so does a Resize whose constant sizes hard-code the batch. Declare the intermediates' shapes first (e.g. the shape engine's <c>ShapeInfo.WriteTo</c>) so the first
 /// form applies. <b>Guarantee:</b> at batch N every output is bit-identical; inputs, outputs and initializers keep their
 /// names (a shared target is copied, not edited); intermediate value_info shapes are dropped (they held N). Other
 /// constants that hard-code the batch (Expand or Tile shapes, ConstantOfShape) are not rewritten: a model with those
@@ -59,7 +59,12 @@ public sealed class SymbolicBatchPass : IGraphPass
         foreach (var node in g.Nodes)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (node.OpType != "Reshape" || node.Domain is not ("" or "ai.onnx")) continue;
+            if (!node.IsStandard) continue;
+            if (node.OpType == "Resize" && node.Input(3) is { Constant: { } sizes } && sizes.Data.ToInt64Array() is { Length: > 0 } s && s[0] == n)
+                throw new UnsupportedModelException(
+                    $"Resize node {node.DisplayName} hard-codes the batch {n} in its constant sizes [{string.Join(", ", s)}]; no exact batch-free rewrite exists " +
+                    "(train at batch " + n + " or export the model with a dynamic batch).");
+            if (node.OpType != "Reshape") continue;
             if (node.Input(1)?.Constant is not { } c) continue;
             var target = c.Data.ToInt64Array();
             if (target.Length == 0 || target[0] != n) continue;
