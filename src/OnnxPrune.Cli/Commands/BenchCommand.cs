@@ -44,7 +44,9 @@ internal static class BenchCommand
         if (warmup < 0) throw new ArgumentException("--warmup must be >= 0.");
         var options = new SessionSettings { IntraOpThreads = threads, AllowSpinning = spin, Provider = provider };
         using var session = OrtSessions.Create(model.FullName, options);
-        var inputs = RandomInputs.Create(session.InputMetadata, seed, DimBindings.Parse(dimSpecs));
+        var bindings = DimBindings.Parse(dimSpecs);
+        var resolved = RandomInputs.Resolve(session.InputMetadata, bindings);
+        var inputs = RandomInputs.Create(session.InputMetadata, seed, bindings);
         using var binding = session.CreateBinding(inputs);
         var stats = LatencyBenchmark.Measure(binding.Run, warmup, runs);
 
@@ -66,6 +68,8 @@ internal static class BenchCommand
                 ["maxMs"] = stats.MaxMs,
                 ["throughputPerSec"] = stats.ThroughputPerSecond,
                 ["inputs"] = inputs.ToDictionary(p => p.Key, p => p.Value.ToString()),
+                ["shapes"] = resolved.Shapes,
+                ["defaultedDims"] = resolved.Defaulted,
                 ["onnxRuntime"] = OrtSessions.RuntimeVersion,
             };
             output.WriteLine(JsonSerializer.Serialize(report));
@@ -73,7 +77,9 @@ internal static class BenchCommand
         else
         {
             output.WriteLine($"model:      {model.FullName}");
-            output.WriteLine($"inputs:     {string.Join(", ", inputs.Select(p => $"{p.Key}: {p.Value}"))}");
+            output.WriteLine($"inputs:     {string.Join(", ", resolved.Shapes.Select(p => $"{p.Key} [{string.Join("×", p.Value)}]"))}");
+            if (resolved.Defaulted.Count > 0)
+                output.WriteLine($"warning:    dynamic dims timed as 1 because no --dim gave them: {string.Join(", ", resolved.Defaulted)}; the latency is for those sizes (give --dim NAME=VALUE or INPUT:AXIS=VALUE)");
             output.WriteLine($"runtime:    ONNX Runtime {OrtSessions.RuntimeVersion}, {provider.ToString().ToUpperInvariant()}, {threads} intra-op thread(s), spinning {(spin ? "on" : "off")}");
             output.WriteLine($"runs:       {stats.Runs} timed after {warmup} warm-up");
             output.WriteLine(FormattableString.Invariant($"latency:    median {stats.MedianMs:F3} ms, p10 {stats.P10Ms:F3} ms, p90 {stats.P90Ms:F3} ms (min {stats.MinMs:F3}, max {stats.MaxMs:F3})"));

@@ -16,7 +16,7 @@ internal static class FinetuneCommand
     {
         var input = new Argument<FileInfo>("in") { Description = "The model to fine-tune." };
         var output = new Argument<FileInfo>("out") { Description = "Where to write the fine-tuned model (same graph, new weights)." };
-        var data = new Option<string>("--data") { Description = "Data set: fashion-mnist, fashion-mnist:FOLDER, or npy:FOLDER (train_images.npy, train_labels.npy, test_images.npy, test_labels.npy).", DefaultValueFactory = _ => "fashion-mnist" };
+        var data = new Option<string>("--data") { Description = "Data set: fashion-mnist, fashion-mnist:FOLDER, npy:FOLDER (train_images.npy, train_labels.npy, test_images.npy, test_labels.npy), or images:FOLDER (PNG/JPEG, no labels: distillation from --teacher).", DefaultValueFactory = _ => "fashion-mnist" };
         var classes = new Option<string?>("--classes") { Description = "Train and evaluate on these classes only, e.g. 0,3,7." };
         var steps = new Option<int>("--steps") { Description = "Training steps (overrides --epochs)." };
         var epochs = new Option<double>("--epochs") { Description = "Passes over the training data (when --steps is not given).", DefaultValueFactory = _ => 1 };
@@ -27,7 +27,14 @@ internal static class FinetuneCommand
         var weightDecay = new Option<float?>("--weight-decay") { Description = "Weight decay (default 5e-4 for sgd, 0.05 for adamw)." };
         var warmup = new Option<int>("--warmup") { Description = "Linear warm-up steps." };
         var smoothing = new Option<float>("--label-smoothing") { Description = "Label smoothing ε." };
-        var teacher = new Option<FileInfo?>("--distill-from") { Description = "Teacher model (e.g. the unpruned one) for knowledge distillation." };
+        var teacher = new Option<FileInfo?>("--teacher", "--distill-from") { Description = "Teacher model (e.g. the unpruned one) for knowledge distillation; with --data images:FOLDER the loss is distillation alone." };
+        var outputs = new Option<string?>("--outputs") { Description = "Outputs to distil, comma-separated (default: every float output shared with the teacher)." };
+        var imageSize = new Option<string?>("--image-size") { Description = "H,W to resize images:FOLDER data to (default: the model's input)." };
+        var mean = new Option<string?>("--mean") { Description = "Per-channel mean for images:FOLDER data after scaling to [0, 1], e.g. 0.485,0.456,0.406." };
+        var std = new Option<string?>("--std") { Description = "Per-channel std for images:FOLDER data, e.g. 0.229,0.224,0.225." };
+        var bgr = new Option<bool>("--bgr") { Description = "Feed images:FOLDER data as BGR." };
+        var clipNorm = new Option<float?>("--clip-norm") { Description = "Clip the gradients' global L2 norm to this (default 5; 0: off)." };
+        var batchFree = new Option<bool>("--batch-free") { Description = "Write the model with a symbolic batch dim (default: keep the input's interface)." };
         var distillWeight = new Option<float>("--distill-weight") { Description = "Weight of the distillation term.", DefaultValueFactory = _ => 0.5f };
         var temperature = new Option<float>("--temperature") { Description = "Distillation temperature.", DefaultValueFactory = _ => 4f };
         var recalibrate = new Option<int>("--recalibrate-bn") { Description = "Re-estimate BatchNormalization statistics from this many batches before training." };
@@ -45,7 +52,7 @@ internal static class FinetuneCommand
         var command = new Command("finetune", "Fine-tune a classifier on ONNX Runtime (standard-op backward graph) and write it with the new weights.")
         {
             input, output, data, classes, steps, epochs, batch, lr, optimizer, weightDecay, warmup, smoothing, teacher, distillWeight, temperature,
-            recalibrate, bnMode, seed, threads, provider, progressInterval,
+            recalibrate, bnMode, seed, threads, provider, progressInterval, outputs, imageSize, mean, std, bgr, batchFree, clipNorm,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -53,9 +60,19 @@ internal static class FinetuneCommand
             var kind = parse.GetValue(optimizer) == "adamw" ? OptimizerKind.AdamW : OptimizerKind.Sgd;
             var defaults = TrainerOptions.For(kind);
             var teacherFile = parse.GetValue(teacher);
+            var dataSpec = parse.GetValue(data)!;
+            bool labelFree = dataSpec.StartsWith(FineTuner.ImagesPrefix, StringComparison.Ordinal);
+            var teacherModel = teacherFile is null ? null : OnnxModel.Load(teacherFile.FullName);
             var options = new FinetuneOptions
             {
-                Data = parse.GetValue(data)!,
+                Data = dataSpec,
+                Teacher = labelFree ? teacherModel : null,
+                Outputs = parse.GetValue(outputs)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+                ImageSize = ParsePair(parse.GetValue(imageSize), "--image-size"),
+                Mean = ParseFloats(parse.GetValue(mean), "--mean"),
+                Std = ParseFloats(parse.GetValue(std), "--std"),
+                Bgr = parse.GetValue(bgr),
+                BatchFree = parse.GetValue(batchFree),
                 Classes = TaskData.ParseClasses(parse.GetValue(classes)),
                 RecalibrationBatches = parse.GetValue(recalibrate),
                 Trainer = defaults with
@@ -71,11 +88,12 @@ internal static class FinetuneCommand
                     Loss = new LossOptions
                     {
                         LabelSmoothing = parse.GetValue(smoothing),
-                        DistillationWeight = teacherFile is null ? 0 : parse.GetValue(distillWeight),
+                        DistillationWeight = teacherFile is null || labelFree ? 0 : parse.GetValue(distillWeight),
                         Temperature = parse.GetValue(temperature),
                     },
-                    Teacher = teacherFile is null ? null : OnnxModel.Load(teacherFile.FullName),
+                    Teacher = labelFree ? null : teacherModel,
                     ProgressInterval = Math.Max(1, parse.GetValue(progressInterval)),
+                    GradientClipNorm = parse.GetValue(clipNorm) ?? defaults.GradientClipNorm,
                     Provider = RunCommand.ParseProvider(parse.GetValue(provider)),
                 },
             };
@@ -84,12 +102,37 @@ internal static class FinetuneCommand
             progress.Finish();
             var outPath = parse.GetValue(output)!.FullName;
             tuned.Save(outPath);
+            if (report.Distillation is { } d)
+            {
+                Console.WriteLine(FormattableString.Invariant(
+                    $"{outPath}: {report.Training.Steps} steps in {report.Training.Seconds:F1} s ({report.Training.ClippedSteps} clipped); distilled {string.Join(", ", d.Outputs)}; mean squared gap to the teacher on {d.Before.Count} held-out images {d.Before.Mean:G4} → {d.After.Mean:G4}"));
+                return ExitCodes.Ok;
+            }
             var (before, after) = (report.Before!, report.After!);
             Console.WriteLine(FormattableString.Invariant(
-                $"{outPath}: {report.Training.Steps} steps in {report.Training.Seconds:F1} s; {report.TestData} accuracy {before.Accuracy:P2} → {after.Accuracy:P2}, loss {before.Loss:F4} → {after.Loss:F4}"));
+                $"{outPath}: {report.Training.Steps} steps in {report.Training.Seconds:F1} s ({report.Training.ClippedSteps} clipped); {report.TestData} accuracy {before.Accuracy:P2} → {after.Accuracy:P2}, loss {before.Loss:F4} → {after.Loss:F4}"));
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    private static (int, int)? ParsePair(string? text, string option)
+    {
+        if (text is null) return null;
+        var v = ParseFloats(text, option)!;
+        if (v.Count != 2 || v.Any(x => x < 1 || x != MathF.Round(x))) throw new ArgumentException($"{option} needs two positive integers H,W; got '{text}'.");
+        return ((int)v[0], (int)v[1]);
+    }
+
+    private static IReadOnlyList<float>? ParseFloats(string? text, string option)
+    {
+        if (text is null) return null;
+        var parts = text.Split(',', StringSplitOptions.TrimEntries);
+        var values = new float[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!float.TryParse(parts[i], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out values[i]))
+                throw new ArgumentException($"{option}: '{parts[i]}' is not a number.");
+        return values;
     }
 
     /// <summary>

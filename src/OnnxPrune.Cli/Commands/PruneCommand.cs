@@ -113,7 +113,15 @@ internal static class PruneCommand
         Console.WriteLine($"  criterion {r.Criterion}, {r.Budget}; {pruned} of {r.Groups.Count} groups pruned, {blocked} blocked");
         Console.WriteLine($"  parameters {r.Before.Parameters,14:N0} → {r.After.Parameters,14:N0}  ({r.ParameterRatio:P1})");
         if (r.MacsComplete) Console.WriteLine($"  MACs       {r.Before.Macs,14:N0} → {r.After.Macs,14:N0}  ({r.MacsRatio:P1})");
-        else Console.WriteLine($"  MACs       unknown: give --dim {string.Join(" ", r.MissingDims.Select(d => d + "=VALUE"))} (counted part: {r.Before.Macs:N0} → {r.After.Macs:N0})");
+        else
+        {
+            // Unnamed dims show as INPUT[AXIS]: no --dim can name them, so they are listed apart instead of as "--dim  =VALUE".
+            var named = r.MissingDims.Where(d => !d.EndsWith(']')).ToArray();
+            var unnamed = r.MissingDims.Where(d => d.EndsWith(']')).ToArray();
+            var hint = named.Length > 0 ? $"give --dim {string.Join(" ", named.Select(d => d + "=VALUE"))}" : "";
+            if (unnamed.Length > 0) hint += (hint.Length > 0 ? "; " : "") + $"unnamed dynamic dims {string.Join(", ", unnamed)} (export them with a name or a fixed size)";
+            Console.WriteLine($"  MACs       unknown: {hint} (counted part: {r.Before.Macs:N0} → {r.After.Macs:N0})");
+        }
         Console.WriteLine($"  bytes      {r.Before.WeightBytes,14:N0} → {r.After.WeightBytes,14:N0}  ({r.WeightBytesRatio:P1})");
         Console.WriteLine($"  time       {r.TimingsMs.Values.Sum():N0} ms ({string.Join(", ", r.TimingsMs.Select(t => $"{t.Key} {t.Value:N0}"))})");
         if (r.Verification is { } v)

@@ -257,8 +257,8 @@ public sealed class CostModel
         {
             if (!input.HasType || input.Shape is not { } shape) continue;
             for (int i = 1; i < shape.Count; i++)
-                if (!shape[i].IsKnown && !(shape[i].Param is { } p && options.Dims.ContainsKey(p)))
-                    missing.Add(shape[i].Param ?? $"{input.Name}[{i}]");
+                if (!shape[i].IsKnown && !(shape[i].Param is { Length: > 0 } p && options.Dims.ContainsKey(p)))
+                    missing.Add(string.IsNullOrWhiteSpace(shape[i].Param) ? $"{input.Name}[{i}]" : shape[i].Param!);
         }
         return missing.ToArray();
     }

@@ -33,7 +33,9 @@ public static class BatchNormRecalibrator
         batchSize = Math.Min(batchSize, data.Count);
 
         // The statistics model: the forward graph with each BN in batch-statistics form and its batch mean/variance as outputs.
-        var stats = OnnxModel.FromBytes(model.ToBytes(), "bn-statistics");
+        // (a fixed-batch export is made batch-free first; the statistics it writes back are found by name)
+        var stats = SymbolicBatchPass.FixedBatch(model) is long fixedBatch && fixedBatch != batchSize
+            ? BatchFreeModel.Copy(model) : OnnxModel.FromBytes(model.ToBytes(), "bn-statistics");
         var g = stats.Graph;
         var input = g.DataInputs.Single();
         if (input.Shape is { } declared && data is ImageDataset imageSet) TaskData.EnsureImagesFit(input.Name, declared.Select(d => d.Value ?? -1).ToArray(), imageSet);

@@ -55,6 +55,37 @@ public sealed record FinetuneOptions
 
     /// <summary>The trainer's settings (defaults: <see cref="TrainerOptions"/>; <see cref="TrainerOptions.For"/> for another optimizer).</summary>
     public TrainerOptions Trainer { get; init; } = new();
+
+    /// <summary>
+    /// A teacher (e.g. the unpruned model). With <see cref="Data"/> = <c>images:FOLDER</c> (no labels) the run is label-free
+    /// distillation: each of <see cref="Outputs"/> learns the teacher's output (MSE for maps and boxes, temperature KL for
+    /// logits [B, K]), and the report gives the mean squared gap to the teacher on held-out images before and after.
+    /// </summary>
+    public OnnxModel? Teacher { get; init; }
+
+    /// <summary>The outputs to distil (by name); null or empty: every float output the student shares with the teacher.</summary>
+    public IReadOnlyList<string>? Outputs { get; init; }
+
+    /// <summary>The model input's H×W for <c>images:FOLDER</c> data; null: the model's declared spatial dims.</summary>
+    public (int Height, int Width)? ImageSize { get; init; }
+
+    /// <summary>Per-channel mean/std and channel order for <c>images:FOLDER</c> data (after scaling to [0, 1]).</summary>
+    public IReadOnlyList<float>? Mean { get; init; }
+
+    /// <inheritdoc cref="Mean"/>
+    public IReadOnlyList<float>? Std { get; init; }
+
+    /// <summary>Feed <c>images:FOLDER</c> data as BGR.</summary>
+    public bool Bgr { get; init; }
+
+    /// <summary>Every this-many-th image of <c>images:FOLDER</c> is held out to measure the gap (default 5: one in five).</summary>
+    public int HoldOutEvery { get; init; } = 5;
+
+    /// <summary>
+    /// Write the result batch-free (the batch dim symbolic, Reshape targets rewritten) when the input has a fixed batch;
+    /// default false: the saved model keeps the original interface (training and evaluation use a batch-free copy anyway).
+    /// </summary>
+    public bool BatchFree { get; init; }
 }
 
 /// <summary>What a fine-tuning run did.</summary>
@@ -78,9 +109,19 @@ public sealed record FinetuneReport
     /// <summary>Evaluation after training, or null without evaluation data.</summary>
     public EvaluationResult? After => Training.Evaluation;
 
+    /// <summary>Label-free distillation: the distilled outputs and the gap to the teacher on held-out images before and after.</summary>
+    public DistillationReport? Distillation { get; init; }
+
     /// <summary>Wall time per stage in milliseconds (data, recalibrate, evaluate, train, export).</summary>
     public required IReadOnlyDictionary<string, double> TimingsMs { get; init; }
 }
+
+/// <summary>What a label-free distillation did.</summary>
+/// <param name="Outputs">The distilled outputs.</param>
+/// <param name="Losses">The loss of each output.</param>
+/// <param name="Before">The gap to the teacher on held-out images before training.</param>
+/// <param name="After">The gap after training.</param>
+public sealed record DistillationReport(IReadOnlyList<string> Outputs, IReadOnlyList<LossOptions> Losses, DistillationGap Before, DistillationGap After);
 
 /// <summary>The fine-tuned model (a new model; the input is not modified) and the report.</summary>
 /// <param name="Model">The forward model with the trained weights (same graph as the input).</param>
@@ -115,6 +156,8 @@ public sealed class FineTuner
         var trainer = options.Trainer;
         var sessionSettings = new SessionSettings { IntraOpThreads = trainer.IntraOpThreads, AllowSpinning = false, Provider = trainer.Provider };
 
+        if (options.Train is null && options.Data.StartsWith(ImagesPrefix, StringComparison.Ordinal))
+            return await DistilAsync(model, options, progress, cancellationToken).ConfigureAwait(false);
         progress?.Report(new FinetuneProgress(FinetuneStage.Data, options.Train is null ? $"loading {options.Data}" : $"using {options.Train.Name}"));
         var (train, test) = await Task.Run(() => LoadData(model, options), cancellationToken).ConfigureAwait(false);
         Lap("data");
@@ -147,6 +190,7 @@ public sealed class FineTuner
 
         progress?.Report(new FinetuneProgress(FinetuneStage.Export, "writing the trained weights into the forward model"));
         var tuned = run.ExportModel();
+        if (options.BatchFree) tuned = BatchFreeModel.Copy(tuned);
         Lap("export");
         var report = new FinetuneReport
         {
@@ -168,6 +212,83 @@ public sealed class FineTuner
         var train = TaskData.ForTask(TaskData.Load(options.Data, train: true), options.Classes, outputs);
         var test = TaskData.ForTask(TaskData.Load(options.Data, train: false), options.Classes, outputs);
         return (train, test);
+    }
+
+    /// <summary>The data-set prefix of an image folder (label-free; needs a teacher).</summary>
+    public const string ImagesPrefix = "images:";
+
+    private async Task<FinetuneResult> DistilAsync(OnnxModel model, FinetuneOptions options, IProgress<FinetuneProgress>? progress, CancellationToken ct)
+    {
+        var teacher = options.Teacher ?? throw new ArgumentException(
+            $"'{options.Data}' has no labels: fine-tuning on an image folder is distillation and needs a teacher model.", nameof(options));
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.HoldOutEvery, 2);
+        var timings = new Dictionary<string, double>(StringComparer.Ordinal);
+        var clock = Stopwatch.StartNew();
+        void Lap(string stage) { timings[stage] = clock.Elapsed.TotalMilliseconds; clock.Restart(); }
+        var trainer = options.Trainer;
+        var settings = new SessionSettings { IntraOpThreads = trainer.IntraOpThreads, AllowSpinning = false, Provider = trainer.Provider };
+        string folder = options.Data[ImagesPrefix.Length..];
+        var (height, width) = InputSize(model, options.ImageSize);
+        progress?.Report(new FinetuneProgress(FinetuneStage.Data, $"loading {folder} at {height}×{width} and running the teacher"));
+        var outputs = Distillation.ChooseOutputs(model, teacher, options.Outputs);
+        var (train, test) = await Task.Run(() =>
+        {
+            var all = ImageFolder.Load(folder, new ImageFolderOptions { Height = height, Width = width, Mean = options.Mean, Std = options.Std, Bgr = options.Bgr }, ct);
+            var targets = Distillation.WithTeacherTargets(teacher, all, outputs, sessionSettings: settings, cancellationToken: ct);
+            var heldOut = Enumerable.Range(0, targets.Count).Where(i => i % options.HoldOutEvery == options.HoldOutEvery - 1).ToArray();
+            if (heldOut.Length == 0) heldOut = [targets.Count - 1];
+            var trained = Enumerable.Range(0, targets.Count).Except(heldOut).ToArray();
+            if (trained.Length == 0) trained = heldOut;
+            return (Subset(targets, trained, $"{targets.Name} (train)"), Subset(targets, heldOut, $"{targets.Name} (held out)"));
+        }, ct).ConfigureAwait(false);
+        Lap("data");
+        var losses = Distillation.Losses(train, outputs, trainer.Loss.Temperature);
+        var work = OnnxModel.FromBytes(model.ToBytes(), model.SourcePath ?? "model");
+        var before = await Task.Run(() => Distillation.Gap(work, test, outputs, sessionSettings: settings, cancellationToken: ct), ct).ConfigureAwait(false);
+        progress?.Report(new FinetuneProgress(FinetuneStage.Evaluate, $"before training: gap to the teacher {before}"));
+        Lap("evaluate");
+        var trainingProgress = progress is null ? null : new SyncProgress<TrainingProgress>(p => progress.Report(new FinetuneProgress(FinetuneStage.Train, p.ToString(), p)));
+        using var run = await Task.Run(() => new Trainer(work, trainer with { Losses = losses, Teacher = null }), ct).ConfigureAwait(false);
+        var result = await run.TrainAsync(train, null, trainingProgress, ct).ConfigureAwait(false);
+        Lap("train");
+        progress?.Report(new FinetuneProgress(FinetuneStage.Export, "writing the trained weights into the forward model"));
+        var tuned = run.ExportModel();
+        var after = Distillation.Gap(tuned, test, outputs, sessionSettings: settings, cancellationToken: ct);
+        progress?.Report(new FinetuneProgress(FinetuneStage.Evaluate, $"after training: gap to the teacher {after}"));
+        if (options.BatchFree) tuned = BatchFreeModel.Copy(tuned);
+        Lap("export");
+        var report = new FinetuneReport
+        {
+            TrainData = train.Name, TestData = test.Name, Training = result, TimingsMs = timings,
+            Distillation = new DistillationReport(outputs, losses, before, after),
+        };
+        return new FinetuneResult(tuned, report);
+    }
+
+    /// <summary>The H×W to resize images to: the model's declared spatial dims, or <paramref name="given"/> (which must agree with fixed ones).</summary>
+    private static (int Height, int Width) InputSize(OnnxModel model, (int Height, int Width)? given)
+    {
+        var input = model.Graph.DataInputs.FirstOrDefault() ?? throw new UnsupportedModelException("The model has no data input.");
+        if (input.Shape is not { Count: 4 } shape)
+            throw new UnsupportedModelException($"Image-folder data feed an NCHW input; input '{input.Name}' is {Dim.Format(input.Shape)}.");
+        if (shape[1].Value is long ch && ch != 3)
+            throw new UnsupportedModelException($"Image-folder data are RGB (3 channels); input '{input.Name}' is {Dim.Format(shape)}.");
+        long? h = shape[2].Value, w = shape[3].Value;
+        if (given is { } g)
+        {
+            if ((h is long fh && fh != g.Height) || (w is long fw && fw != g.Width))
+                throw new UnsupportedModelException($"Input '{input.Name}' is {Dim.Format(shape)}; the image size {g.Height}×{g.Width} does not fit its fixed spatial dims.");
+            return g;
+        }
+        if (h is null || w is null)
+            throw new UnsupportedModelException($"Input '{input.Name}' is {Dim.Format(shape)}: give the image size (--image-size H,W).");
+        return ((int)h, (int)w);
+    }
+
+    private static TensorDataset Subset(TensorDataset data, int[] indices, string name)
+    {
+        var batch = data.GetBatch(indices);
+        return new TensorDataset(name, batch.Inputs, batch.Targets);
     }
 
     /// <summary>Reports synchronously on the reporting thread (no SynchronizationContext hop).</summary>

@@ -24,6 +24,7 @@ public sealed class GradientRegistry
         .Register(new NormalizationGradient())
         .Register(new PiecewiseLinearGradient())
         .Register(new PoolingGradient())
+        .Register(new PowGradient())
         .Register(new ReduceGradient())
         .Register(new ResizeGradient())
         .Register(new ShapeGradient())

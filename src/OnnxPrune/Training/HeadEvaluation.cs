@@ -19,10 +19,24 @@ public static partial class Evaluator
     /// data (exactly the single-head numbers), else each head (the per-head overload).
     /// </summary>
     internal static EvaluationResult EvaluateAsTrained(OnnxModel model, IDataset data, IReadOnlyList<LossOptions> heads, int batchSize,
-        SessionSettings sessionSettings, CancellationToken cancellationToken) =>
-        data is ImageDataset images && heads.Count == 1 && heads[0].Kind == LossKind.SoftmaxCrossEntropy && IsFirstOutput(model, heads[0])
+        SessionSettings sessionSettings, CancellationToken cancellationToken)
+    {
+        (model, batchSize) = ForEvaluation(model, batchSize);
+        return data is ImageDataset images && heads.Count == 1 && heads[0].Kind == LossKind.SoftmaxCrossEntropy && IsFirstOutput(model, heads[0])
             ? Evaluate(model, images, batchSize, sessionSettings, cancellationToken)
             : Evaluate(model, data, heads, batchSize, sessionSettings, cancellationToken);
+    }
+
+    /// <summary>
+    /// The model and batch size to evaluate with: a fixed-batch export is evaluated on its batch-free copy, or, where no
+    /// exact copy exists, in batches no larger than its fixed batch.
+    /// </summary>
+    internal static (OnnxModel Model, int BatchSize) ForEvaluation(OnnxModel model, int batchSize)
+    {
+        if (Graph.Passes.SymbolicBatchPass.FixedBatch(model) is not long n || n == batchSize) return (model, batchSize);
+        try { return (BatchFreeModel.Copy(model), batchSize); }
+        catch (UnsupportedModelException) { return (model, (int)Math.Min(n, batchSize)); }
+    }
 
     private static bool IsFirstOutput(OnnxModel model, LossOptions head) =>
         head.Output is { } name ? model.Graph.Outputs.Count > 0 && model.Graph.Outputs[0].Name == name : head.OutputIndex == 0;
@@ -68,6 +82,12 @@ public static partial class Evaluator
                     elements[h] += target.ElementCount;
                     continue;
                 }
+                if (heads[h].Kind == LossKind.KLDivergence)
+                {
+                    lossSum[h] += KLDivergence(z, target, heads[h].Temperature, outputs[h]);
+                    elements[h] += z.Shape[0];
+                    continue;
+                }
                 var zf = z.ToFloatArray();
                 var yf = target.ToFloatArray();
                 if (zf.Length != yf.Length)
@@ -91,5 +111,35 @@ public static partial class Evaluator
         double accuracy = scored.FirstOrDefault(s => s.Kind == LossKind.SoftmaxCrossEntropy)?.Accuracy ?? double.NaN;
         double loss = scored.Select((s, h) => heads[h].Weight * s.Loss).Sum();
         return new EvaluationResult(accuracy, loss, data.Count) { Heads = scored };
+    }
+
+    /// <summary>Summed T²·KL(softmax(t/T) ‖ softmax(z/T)) over the rows of logits z [B, K] and teacher logits t.</summary>
+    private static double KLDivergence(Tensor z, Tensor t, float temperature, string output)
+    {
+        if (z.Rank != 2 || z.ElementCount != t.ElementCount)
+            throw new UnsupportedModelException($"KL distillation on '{output}' needs logits [B, K] and teacher logits of the same shape; got {z} and {t}.");
+        int k = (int)z.Shape[1];
+        var zf = z.ToFloatArray();
+        var tf = t.ToFloatArray();
+        double sum = 0;
+        for (int r = 0; r < z.Shape[0]; r++)
+        {
+            var lq = LogSoftmax(zf.AsSpan(r * k, k), temperature);
+            var lt = LogSoftmax(tf.AsSpan(r * k, k), temperature);
+            for (int i = 0; i < k; i++) sum += Math.Exp(lt[i]) * (lt[i] - lq[i]);
+        }
+        return sum * temperature * temperature;
+    }
+
+    private static double[] LogSoftmax(ReadOnlySpan<float> row, float temperature)
+    {
+        double max = double.NegativeInfinity;
+        foreach (var v in row) max = Math.Max(max, v / temperature);
+        double sum = 0;
+        foreach (var v in row) sum += Math.Exp(v / temperature - max);
+        double log = Math.Log(sum) + max;
+        var result = new double[row.Length];
+        for (int i = 0; i < row.Length; i++) result[i] = row[i] / temperature - log;
+        return result;
     }
 }

@@ -11,6 +11,11 @@ public enum LossKind
     L1,
     /// <summary>Binary cross-entropy on logits (sigmoid inside) against float targets in [0, 1] shaped like the output.</summary>
     BinaryCrossEntropy,
+    /// <summary>
+    /// Label-free distillation of logits [B, K]: T²·KL(softmax(t/T) ‖ softmax(z/T)) per sample against a float target t
+    /// holding a teacher's logits (temperature <see cref="LossOptions.Temperature"/>).
+    /// </summary>
+    KLDivergence,
 }
 
 /// <summary>How BatchNormalization layers behave while training.</summary>

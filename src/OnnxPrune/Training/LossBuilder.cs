@@ -48,6 +48,19 @@ internal static class LossBuilder
                 var correct = SumAll(c.ToFloat(c.Op("Equal", [argmax, labels])));
                 return new Result(loss, dz, correct, labels.Name, teacherName);
             }
+            case LossKind.KLDivergence:
+            {
+                if (zShape.Length != 2) throw new UnsupportedModelException($"KL distillation expects logits [B, K]; output '{z.Name}' is {Tensor.FormatShape(zShape)}.");
+                float t = options.Temperature;
+                if (t <= 0) throw new ArgumentOutOfRangeException(nameof(options), t, "Temperature must be positive.");
+                var teacher = g.AddInput(g.UniqueName("targets"), ElementType.Float, zShape.Select(d => new Dim(d)).ToArray());
+                var lt = c.Op("LogSoftmax", [c.Mul(teacher, 1f / t)], ("axis", 1L));
+                var pt = c.Op("Exp", [lt]);
+                var lq = c.Op("LogSoftmax", [c.Mul(z, 1f / t)], ("axis", 1L));
+                var loss = c.Mul(SumAll(c.Mul(pt, c.Sub(lt, lq))), t * t / batch);
+                var dz = c.Mul(c.Sub(c.Op("Exp", [lq]), pt), t / batch);
+                return new Result(loss, dz, null, teacher.Name, null);
+            }
             case LossKind.MeanSquaredError:
             case LossKind.L1:
             case LossKind.BinaryCrossEntropy:

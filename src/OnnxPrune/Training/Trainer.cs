@@ -40,7 +40,8 @@ public sealed class Trainer : IDisposable
         ArgumentNullException.ThrowIfNull(forward);
         _forward = forward;
         _options = options ?? new TrainerOptions();
-        _graph = GradientBuilder.Build(forward, new GradientBuilderOptions
+        // A fixed-batch export trains on a batch-free copy; ExportModel writes into the original (same interface).
+        _graph = GradientBuilder.Build(BatchFreeModel.For(forward, _options.BatchSize), new GradientBuilderOptions
         {
             BatchSize = _options.BatchSize, Losses = ResolveLosses(_options), BatchNorm = _options.BatchNorm, IsTrainable = _options.IsTrainable,
         });
@@ -62,7 +63,7 @@ public sealed class Trainer : IDisposable
         }
         if (_options.Teacher is { } teacher)
         {
-            _teacher = OrtSessions.Create(teacher, _sessionSettings);
+            _teacher = OrtSessions.Create(BatchFreeModel.For(teacher, _options.BatchSize), _sessionSettings);
             var x = _binding.Inputs[_graph.DataInputs[0]];
             _teacherBinding = _teacher.CreateBinding(new Dictionary<string, Tensor> { [_teacher.InputNames[0]] = x }, [_teacher.OutputNames[0]]);
         }
@@ -122,7 +123,7 @@ public sealed class Trainer : IDisposable
         var weights = _graph.Parameters.Select(p => _binding.Inputs[p.Name]).ToArray();
         var clock = Stopwatch.StartNew();
         double windowLoss = 0, windowCorrect = 0, lastLoss = double.NaN;
-        int windowSteps = 0;
+        int windowSteps = 0, clipped = 0;
         long windowStart = clock.ElapsedTicks;
         EvaluationResult? evaluation = null;
         IReadOnlyDictionary<string, double>? lastHeadLosses = null;
@@ -138,11 +139,9 @@ public sealed class Trainer : IDisposable
             }
             _binding.Run();
             float stepLoss = _binding.Outputs[_graph.LossOutput].AsSpan<float>()[0];
-            if (!float.IsFinite(stepLoss))
-                throw new TrainingDivergedException(
-                    $"The loss is {stepLoss} at step {step + 1} of {total} (learning rate {_options.Schedule.Rate(step, total):G3}). " +
-                    "Lower the learning rate, add warm-up, or train BatchNormalization with batch statistics; nothing was written.");
+            if (!float.IsFinite(stepLoss)) throw Diverged(stepLoss, step, total);
             float rate = _options.Schedule.Rate(step, total);
+            if (ClipGradients()) clipped++;
             _optimizer.BeginStep();
             for (int i = 0; i < weights.Length; i++)
                 _optimizer.Update(i, weights[i].AsSpan<float>(), _binding.Outputs[_graph.Parameters[i].GradientName].AsSpan<float>(), rate);
@@ -170,7 +169,42 @@ public sealed class Trainer : IDisposable
                 windowStart = clock.ElapsedTicks;
             }
         }
-        return new TrainingResult(total, lastLoss, evaluation, clock.Elapsed.TotalSeconds) { HeadLosses = lastHeadLosses };
+        return new TrainingResult(total, lastLoss, evaluation, clock.Elapsed.TotalSeconds) { HeadLosses = lastHeadLosses, ClippedSteps = clipped };
+    }
+
+    /// <summary>Scales every gradient by clip/norm when their global L2 norm exceeds <see cref="TrainerOptions.GradientClipNorm"/>; true when it did.</summary>
+    private bool ClipGradients()
+    {
+        float clip = _options.GradientClipNorm;
+        if (clip <= 0) return false;
+        double sumSquares = 0;
+        foreach (var p in _graph.Parameters)
+            sumSquares += System.Numerics.Tensors.TensorPrimitives.SumOfSquares(_binding.Outputs[p.GradientName].AsSpan<float>());
+        double norm = Math.Sqrt(sumSquares);
+        if (!(norm > clip)) return false;
+        float scale = (float)(clip / norm);
+        foreach (var p in _graph.Parameters)
+        {
+            var g = _binding.Outputs[p.GradientName].AsSpan<float>();
+            System.Numerics.Tensors.TensorPrimitives.Multiply(g, scale, g);
+        }
+        return true;
+    }
+
+    /// <summary>The divergence error with a hint that fits the model: BN advice only when it has BatchNormalization.</summary>
+    private TrainingDivergedException Diverged(float loss, int step, int total)
+    {
+        float rate = _options.Schedule.Rate(step, total);
+        var hints = new List<string> { FormattableString.Invariant($"lower the learning rate (e.g. --lr {rate / 10:G2})") };
+        if (_options.Schedule.WarmupSteps == 0) hints.Add("add warm-up (--warmup 100)");
+        if (_options.GradientClipNorm <= 0) hints.Add("turn gradient clipping back on");
+        else hints.Add(FormattableString.Invariant($"clip harder (--clip-norm {Math.Max(_options.GradientClipNorm / 5, 0.1f):G2})"));
+        if (_options.Optimizer.Kind == OptimizerKind.Sgd) hints.Add("try --optimizer adamw");
+        bool hasBatchNorm = _forward.Graph.Nodes.Any(n => n.OpType == "BatchNormalization" && n.IsStandard);
+        if (hasBatchNorm && _options.BatchNorm == BatchNormMode.Frozen) hints.Add("train BatchNormalization with batch statistics (--bn batch)");
+        return new TrainingDivergedException(FormattableString.Invariant(
+            $"The loss is {loss} at step {step + 1} of {total} (learning rate {rate:G3}). ") +
+            $"{char.ToUpperInvariant(hints[0][0])}{hints[0][1..]}, {string.Join(", ", hints.Skip(1).SkipLast(1))}{(hints.Count > 2 ? ", " : "")}or {hints[^1]}; nothing was written.");
     }
 
     /// <summary>Mean loss per head output over a reporting window; null for a single head (its loss is the total).</summary>

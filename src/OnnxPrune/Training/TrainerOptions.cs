@@ -33,6 +33,12 @@ public sealed record TrainerOptions
     public BatchNormMode BatchNorm { get; init; } = BatchNormMode.BatchStatistics;
     /// <summary>Trainable-tensor selection; null: <see cref="GradientBuilder.DefaultTrainable"/>.</summary>
     public Func<ConstantTensor, bool>? IsTrainable { get; init; }
+    /// <summary>
+    /// Gradient clipping by global norm: when the L2 norm of all gradients together exceeds this, every gradient is scaled
+    /// by norm/this before the optimizer step (0: off). On by default: it leaves healthy fine-tunes untouched and caps the
+    /// loss spikes that made deep no-BN models diverge (figures in Training/README.md).
+    /// </summary>
+    public float GradientClipNorm { get; init; } = 5f;
     /// <summary>Seed for shuffling and augmentation.</summary>
     public int Seed { get; init; } = 1;
     /// <summary>Training-batch augmentation.</summary>

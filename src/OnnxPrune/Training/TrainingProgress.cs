@@ -30,4 +30,7 @@ public sealed record TrainingResult(int Steps, double FinalLoss, EvaluationResul
 {
     /// <summary>With several heads: each head's mean loss over the last reporting window, by output name; null for one head.</summary>
     public IReadOnlyDictionary<string, double>? HeadLosses { get; init; }
+
+    /// <summary>Steps whose gradients were scaled down by <see cref="TrainerOptions.GradientClipNorm"/>.</summary>
+    public int ClippedSteps { get; init; }
 }

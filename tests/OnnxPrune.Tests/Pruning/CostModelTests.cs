@@ -57,6 +57,18 @@ public class CostModelTests
     }
 
     [Test]
+    public void AnUnnamedDynamicDimIsNamedByInputAndAxisNotByAnEmptyName()
+    {
+        // Some exporters write dim_param "" for a dynamic dim; the MACs hint named it "give --dim  =VALUE".
+        var b = new GraphBuilder();
+        var x = b.Input("x", ElementType.Float, "N", 3, "", "W");
+        b.Output(b.Conv(x, b.Initializer("w", Ones(4 * 3), 4, 3, 1, 1)));
+        var missing = CostModel.Of(b.Build()).MissingDims;
+        Assert.That(missing, Is.EquivalentTo(new[] { "W", "x[2]" }));
+        Assert.That(missing, Has.None.Empty.And.None.EqualTo(" "));
+    }
+
+    [Test]
     public void SymbolicDimsNeedValuesAndDeclaredShapesAreUsed()
     {
         var b = new GraphBuilder();

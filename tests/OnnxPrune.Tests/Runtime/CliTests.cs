@@ -113,6 +113,18 @@ public class CliTests
     }
 
     [Test]
+    public void Bench_prints_the_shapes_it_timed_and_warns_about_defaulted_dims()
+    {
+        var (code, stdout, stderr) = Invoke("bench", _model, "--runs", "2", "--warmup", "0");
+        Assert.That(code, Is.EqualTo(0), stderr);
+        Assert.That(stdout, Does.Contain("x [1×4]"));
+        Assert.That(stdout, Does.Contain("warning:").And.Contain("batch (x:0)"));
+        (code, stdout, stderr) = Invoke("bench", _model, "--runs", "2", "--warmup", "0", "--dim", "batch=3");
+        Assert.That(code, Is.EqualTo(0), stderr);
+        Assert.That(stdout, Does.Contain("x [3×4]").And.Not.Contain("warning:"));
+    }
+
+    [Test]
     public void Bench_text_reports_median_and_throughput()
     {
         var (code, stdout, stderr) = Invoke("bench", _model, "--runs", "10", "--warmup", "1");

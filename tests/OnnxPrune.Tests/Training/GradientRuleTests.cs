@@ -206,6 +206,29 @@ public class GradientRuleTests
         CheckAll(Finish(b, b.Op(op, [x])), 1, h: 1e-3f);
     }
 
+    // Pow: a constant exponent (the LayerNorm decomposition's Pow(x − μ, 2), a fractional one on positive x) and a trained,
+    // broadcast exponent on positive x (d/db = ln(x)·x^b).
+    [TestCase(2f)]
+    [TestCase(3f)]
+    [TestCase(0.5f)]
+    public void PowWithConstantExponent(float exponent)
+    {
+        var (b, r) = Start();
+        var values = GradientCheck.Values(r, 12, 0.3f);
+        if (exponent != MathF.Round(exponent)) values = values.Select(MathF.Abs).ToArray();
+        var x = b.Initializer("x", values, 3, 4);
+        CheckAll(Finish(b, b.Op("Pow", [x, b.Initializer("e", Tensor.Scalar(exponent))])), 1, h: 1e-3f);
+    }
+
+    [Test]
+    public void PowWithTrainedBroadcastExponent()
+    {
+        var (b, r) = Start();
+        var x = b.Initializer("x", GradientCheck.Values(r, 12, 0.3f).Select(MathF.Abs).ToArray(), 3, 4);
+        var e = b.Initializer("e", GradientCheck.Values(r, 4, 0.5f).Select(v => 1f + MathF.Abs(v)).ToArray(), 4);
+        CheckAll(Finish(b, b.Op("Pow", [x, e])), 2, h: 1e-3f);
+    }
+
     [Test]
     public void Clip()
     {

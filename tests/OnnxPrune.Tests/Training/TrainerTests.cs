@@ -49,11 +49,40 @@ public class TrainerTests
     public void DivergenceStopsWithATypedErrorNamingTheStep()
     {
         // A learning rate of 1e6 sends the weights to infinity within a few steps.
-        var options = Options(40) with { Schedule = new LearningRateSchedule { BaseRate = 1e6f, Kind = ScheduleKind.Constant } };
+        // (Gradient clipping off: with it on, this model survives even that rate.)
+        var options = Options(40) with { Schedule = new LearningRateSchedule { BaseRate = 1e6f, Kind = ScheduleKind.Constant }, GradientClipNorm = 0 };
         using var trainer = new Trainer(TinyCnn(), options);
         var e = Assert.ThrowsAsync<TrainingDivergedException>(() => trainer.TrainAsync(Train, null, null));
         Assert.That(e!.Message, Does.Contain("at step").And.Contain("Lower the learning rate"));
+        Assert.That(e.Message, Does.Contain("turn gradient clipping back on").And.Contain("batch statistics"), "frozen BN in a model with BN");
         Assert.That(trainer.StepsDone, Is.LessThan(40));
+    }
+
+    [Test]
+    public void TheDivergenceHintOfAModelWithoutBatchNormDoesNotMentionIt()
+    {
+        var r = new Random(1);
+        var b = new GraphBuilder(opset: 17);
+        var x = b.Input("image", ElementType.Float, "N", 1, 28, 28);
+        var h = b.Relu(b.Gemm(b.Flatten(x), b.Initializer("fc1", Enumerable.Range(0, 32 * 784).Select(_ => r.NextSingle() - 0.5f).ToArray(), 32, 784), transB: true));
+        b.Output(b.Gemm(h, b.Initializer("fc2", Enumerable.Range(0, 320).Select(_ => r.NextSingle() - 0.5f).ToArray(), 10, 32), transB: true), ElementType.Float, "N", 10);
+        var options = Options(40) with { Schedule = new LearningRateSchedule { BaseRate = 1e30f, Kind = ScheduleKind.Constant }, GradientClipNorm = 0 };
+        using var trainer = new Trainer(b.Build(), options);
+        var e = Assert.ThrowsAsync<TrainingDivergedException>(() => trainer.TrainAsync(Train, null, null));
+        Assert.That(e!.Message, Does.Contain("Lower the learning rate").And.Contain("warm-up"));
+        Assert.That(e.Message, Does.Not.Contain("BatchNormalization").And.Not.Contain("--bn"));
+    }
+
+    [Test]
+    public async Task GradientClippingScalesLargeGradientsAndIsReported()
+    {
+        using var clipped = new Trainer(TinyCnn(), Options(5) with { GradientClipNorm = 1e-3f });
+        var result = await clipped.TrainAsync(Train, null, null);
+        Assert.That(result.ClippedSteps, Is.EqualTo(5), "every step's gradient norm exceeds 1e-3");
+        using var free = new Trainer(TinyCnn(), Options(5) with { GradientClipNorm = 0 });
+        Assert.That((await free.TrainAsync(Train, null, null)).ClippedSteps, Is.Zero);
+        Assert.That(clipped.ExportModel().Graph.Initializers.Single(c => c.Name == "fc.w").Data.ToFloatArray(),
+            Is.Not.EqualTo(free.ExportModel().Graph.Initializers.Single(c => c.Name == "fc.w").Data.ToFloatArray()));
     }
 
     [Test]

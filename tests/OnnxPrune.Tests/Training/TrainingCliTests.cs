@@ -96,6 +96,90 @@ public class TrainingCliTests
         Assert.That(stderr, Does.Contain("test_labels.npy"));
     }
 
+    /// <summary>The embedded ResNet re-declared as most exports are: batch fixed to 1, Flatten written as Reshape [1, −1].</summary>
+    public static OnnxModel FixedBatchResNet()
+    {
+        var model = OnnxModel.Load(Path.Combine(TestPaths.RepoRoot, "onnx-models", "fmnist-resnet.onnx"));
+        var g = model.Graph;
+        foreach (var flatten in g.Nodes.Where(n => n.OpType == "Flatten").ToArray())
+        {
+            var reshape = g.AddNode("Reshape", [flatten.Input(0), g.AddInitializer(g.UniqueName("flatten_shape"), OnnxPrune.Tensors.Tensor.FromArray<long>([1, -1], 2)).Value],
+                [flatten.Output(0)!.Name + "_reshaped"], index: g.Nodes.ToList().IndexOf(flatten));
+            g.ReplaceAllUses(flatten.Output(0)!, reshape.Output(0)!);
+            g.RemoveNode(flatten);
+        }
+        foreach (var v in g.DataInputs.Concat(g.Outputs)) v.Shape = [new Dim(1), .. v.Shape!.Skip(1)];
+        foreach (var v in g.Values) if (!v.IsGraphInput && !v.IsGraphOutput && v.Initializer is null && v.HasType) v.Shape = null;
+        return model;
+    }
+
+    [Test]
+    public void FinetuneOfAFixedBatchOneExportTrainsAtBatchEightAndKeepsItsInterface()
+    {
+        var dir = TestPaths.TempDir();
+        var input = Path.Combine(dir, "resnet-b1.onnx");
+        var output = Path.Combine(dir, "tuned.onnx");
+        var fixedModel = FixedBatchResNet();
+        Assert.That(fixedModel.Graph.Nodes.Any(n => n.OpType == "Reshape" && n.Input(1)!.Constant!.Data.ToInt64Array()[0] == 1));
+        fixedModel.Save(input);
+
+        var (code, stdout, stderr) = Cli("finetune", input, output, "--classes", "0,3,7", "--steps", "6", "--batch", "8", "--threads", "1", "--progress-interval", "3");
+        Assert.That(code, Is.EqualTo(0), stderr);
+        Assert.That(stderr, Does.Contain("step 6/6"));
+        Assert.That(stdout, Does.Contain("6 steps"));
+        var tuned = OnnxModel.Load(output);
+        Assert.That(tuned.Graph.DataInputs.Single().Shape![0].Value, Is.EqualTo(1), "the saved model keeps the fixed batch");
+        Assert.That(tuned.Graph.Nodes.Select(n => n.OpType), Is.EqualTo(fixedModel.Graph.Nodes.Select(n => n.OpType)));
+        Assert.That(tuned.Graph.Initializers.Single(c => c.Name == fixedModel.Graph.Initializers.First(i => i.ElementType == OnnxPrune.Tensors.ElementType.Float && i.ElementCount > 100).Name).Data.ToFloatArray(),
+            Is.Not.EqualTo(fixedModel.Graph.Initializers.First(i => i.ElementType == OnnxPrune.Tensors.ElementType.Float && i.ElementCount > 100).Data.ToFloatArray()), "weights trained");
+
+        var free = Path.Combine(dir, "free.onnx");
+        (code, _, stderr) = Cli("finetune", input, free, "--classes", "0,3,7", "--steps", "2", "--batch", "8", "--threads", "1", "--batch-free");
+        Assert.That(code, Is.EqualTo(0), stderr);
+        Assert.That(OnnxModel.Load(free).Graph.DataInputs.Single().Shape![0].Param, Is.EqualTo("batch"), "--batch-free writes a symbolic batch");
+    }
+
+    /// <summary>A fixed-batch-1 RGB classifier: Conv(3→4, 3×3) → Relu → Reshape [1, −1] → Gemm(→ 6 logits).</summary>
+    private static OnnxModel RgbClassifier(int seed)
+    {
+        var r = new Random(seed);
+        float[] W(int n, float scale) => Enumerable.Range(0, n).Select(_ => (r.NextSingle() * 2 - 1) * scale).ToArray();
+        var b = new GraphBuilder(opset: 17);
+        var x = b.Input("pixels", OnnxPrune.Tensors.ElementType.Float, 1, 3, 12, 12);
+        var h = b.Relu(b.Conv(x, b.Initializer("conv.w", W(108, 0.4f), 4, 3, 3, 3), b.Initializer("conv.b", W(4, 0.1f), 4), strides: [2, 2], pads: [1, 1, 1, 1]));
+        var logits = b.Gemm(b.Reshape(h, 1, -1), b.Initializer("fc.w", W(6 * 144, 0.3f), 6, 144), b.Initializer("fc.b", W(6, 0.1f), 6), transB: true);
+        b.Output(logits, OnnxPrune.Tensors.ElementType.Float, 1, 6);
+        return b.Build();
+    }
+
+    [Test]
+    public void FinetuneWithATeacherOnAnImageFolderDistilsWithoutLabelsAndLowersTheGap()
+    {
+        var dir = TestPaths.TempDir();
+        var (teacher, student, output) = (Path.Combine(dir, "teacher.onnx"), Path.Combine(dir, "student.onnx"), Path.Combine(dir, "tuned.onnx"));
+        RgbClassifier(1).Save(teacher);
+        RgbClassifier(2).Save(student);
+        var images = DistillationTests.WriteImages(15, 20, 16);
+
+        var (code, stdout, stderr) = Cli("finetune", student, output, "--teacher", teacher, "--data", "images:" + images, "--steps", "40",
+            "--batch", "4", "--optimizer", "adamw", "--lr", "0.01", "--threads", "1");
+        Assert.That(code, Is.EqualTo(0), stderr);
+        var m = System.Text.RegularExpressions.Regex.Match(stdout, @"distilled (\S+); mean squared gap to the teacher on 3 held-out images ([0-9.eE+-]+) → ([0-9.eE+-]+)");
+        Assert.That(m.Success, stdout);
+        Assert.That(m.Groups[1].Value, Is.EqualTo(OnnxModel.Load(teacher).Graph.Outputs[0].Name));
+        double before = double.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture);
+        double after = double.Parse(m.Groups[3].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.That(after, Is.LessThan(before * 0.8), "logits [1, 6] distil by temperature KL; the gap is measured as MSE");
+        Assert.That(OnnxModel.Load(output).Graph.DataInputs.Single().Shape![0].Value, Is.EqualTo(1));
+
+        // Without a teacher an image folder has nothing to learn from: bad arguments (2), nothing written.
+        var refused = Path.Combine(dir, "refused.onnx");
+        (code, _, stderr) = Cli("finetune", student, refused, "--data", "images:" + images, "--steps", "2");
+        Assert.That(code, Is.EqualTo(2), stderr);
+        Assert.That(stderr, Does.Contain("teacher"));
+        Assert.That(File.Exists(refused), Is.False);
+    }
+
     [Test]
     public void FinetuneThenEvalReportsTheTunedAccuracyOnTheClassSubset()
     {
