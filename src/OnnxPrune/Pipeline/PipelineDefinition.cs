@@ -161,8 +161,23 @@ public sealed class FinetuneStepOptions
     public int Warmup { get; set; }
     /// <summary>--label-smoothing.</summary>
     public float LabelSmoothing { get; set; }
-    /// <summary>--distill-from: a teacher model; <c>source</c> means the pipeline's source model.</summary>
-    public string? DistillFrom { get; set; }
+    /// <summary>--teacher (alias --distill-from): a teacher model; <c>source</c> means the pipeline's source model. With
+    /// <c>data: images:FOLDER</c> the loss is distillation alone (label-free).</summary>
+    public string? Teacher { get; set; }
+    /// <summary>--outputs: the outputs to distil (default: every float output shared with the teacher).</summary>
+    public List<string>? Outputs { get; set; }
+    /// <summary>--image-size: [H, W] for images:FOLDER data (default: the model's input).</summary>
+    public List<int>? ImageSize { get; set; }
+    /// <summary>--mean: per-channel mean for images:FOLDER data.</summary>
+    public List<float>? Mean { get; set; }
+    /// <summary>--std: per-channel std for images:FOLDER data.</summary>
+    public List<float>? Std { get; set; }
+    /// <summary>--bgr: feed images:FOLDER data as BGR.</summary>
+    public bool Bgr { get; set; }
+    /// <summary>--clip-norm: the gradients' global L2 norm limit (default: the library's; 0: off).</summary>
+    public float? ClipNorm { get; set; }
+    /// <summary>--batch-free: write the model with a symbolic batch dim.</summary>
+    public bool BatchFree { get; set; }
     /// <summary>--distill-weight.</summary>
     public float DistillWeight { get; set; } = 0.5f;
     /// <summary>--temperature.</summary>
@@ -183,16 +198,26 @@ public sealed class FinetuneStepOptions
     public int EvaluationInterval { get; set; }
 
     /// <summary>The <see cref="FinetuneOptions"/> the <c>finetune</c> verb builds from the same options.</summary>
-    /// <param name="teacher">The loaded <see cref="DistillFrom"/> model, or null.</param>
+    /// <param name="teacher">The loaded <see cref="Teacher"/> model, or null.</param>
     public FinetuneOptions ToOptions(OnnxModel? teacher)
     {
         if (Optimizer is not ("sgd" or "adamw")) throw new ArgumentException($"optimizer must be sgd or adamw, not '{Optimizer}'.");
         if (Bn is not ("batch" or "frozen")) throw new ArgumentException($"bn must be batch or frozen, not '{Bn}'.");
         var kind = Optimizer == "adamw" ? OptimizerKind.AdamW : OptimizerKind.Sgd;
         var defaults = TrainerOptions.For(kind);
+        var data = Data ?? "fashion-mnist";
+        bool labelFree = data.StartsWith(FineTuner.ImagesPrefix, StringComparison.Ordinal);
+        if (ImageSize is { } size && (size.Count != 2 || size.Any(v => v < 1))) throw new ArgumentException("image_size needs two positive integers [H, W].");
         return new FinetuneOptions
         {
-            Data = Data ?? "fashion-mnist",
+            Data = data,
+            Teacher = labelFree ? teacher : null,
+            Outputs = Outputs?.ToArray(),
+            ImageSize = ImageSize is { } hw ? (hw[0], hw[1]) : null,
+            Mean = Mean?.ToArray(),
+            Std = Std?.ToArray(),
+            Bgr = Bgr,
+            BatchFree = BatchFree,
             Classes = Classes?.ToArray(),
             RecalibrationBatches = RecalibrateBn,
             Trainer = defaults with
@@ -205,8 +230,9 @@ public sealed class FinetuneStepOptions
                 BatchNorm = Bn == "frozen" ? BatchNormMode.Frozen : BatchNormMode.BatchStatistics,
                 Optimizer = defaults.Optimizer with { WeightDecay = WeightDecay ?? defaults.Optimizer.WeightDecay },
                 Schedule = defaults.Schedule with { BaseRate = Lr ?? defaults.Schedule.BaseRate, WarmupSteps = Warmup },
-                Loss = new LossOptions { LabelSmoothing = LabelSmoothing, DistillationWeight = teacher is null ? 0 : DistillWeight, Temperature = Temperature },
-                Teacher = teacher,
+                Loss = new LossOptions { LabelSmoothing = LabelSmoothing, DistillationWeight = teacher is null || labelFree ? 0 : DistillWeight, Temperature = Temperature },
+                Teacher = labelFree ? null : teacher,
+                GradientClipNorm = ClipNorm ?? defaults.GradientClipNorm,
                 ProgressInterval = Math.Max(1, ProgressInterval),
                 EvaluationInterval = EvaluationInterval > 0 ? EvaluationInterval : Steps > 0 ? Math.Max(1, Steps / 6) : 0,
                 Provider = SessionSettings.ParseProvider(Provider),

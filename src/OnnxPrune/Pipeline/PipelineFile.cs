@@ -110,7 +110,7 @@ public static class PipelineFile
             {
                 f.Data = ResolveData(d.BaseDirectory, f.Data) ?? d.Data;
                 f.Classes ??= [.. d.Classes];
-                if (f.DistillFrom is not null && f.DistillFrom != "source") f.DistillFrom = ResolvePath(d.BaseDirectory, f.DistillFrom);
+                if (f.Teacher is not null && f.Teacher != "source") f.Teacher = ResolvePath(d.BaseDirectory, f.Teacher);
             }
             if (entry.Export is { } x)
             {

@@ -76,7 +76,7 @@ public static class PipelineRunner
             var (name, options) = entries[i];
             var report = new StepProgress(progress, i + 1, entries.Count, name);
             var inputs = name == "evaluate" ? stages.Select(s => s.Model).ToList() : [current];
-            if (options is FinetuneStepOptions { DistillFrom: { } teacher }) inputs.Add(teacher == "source" ? pipeline.Model : teacher);
+            if (options is FinetuneStepOptions { Teacher: { } teacher }) inputs.Add(teacher == "source" ? pipeline.Model : teacher);
             if (options is PruneStepOptions { Scores: { } scores }) inputs.Add(scores);
             var key = Key(name, options, inputs);
             var dir = Path.Combine(outDir, "steps", $"{i + 1:D2}-{name}-{key[..16]}");
@@ -180,7 +180,7 @@ public static class PipelineRunner
     private static async Task<StepRecord> FinetuneAsync(string input, string output, FinetuneStepOptions options, string source, StepProgress report, CancellationToken ct)
     {
         var model = OnnxModel.Load(input);
-        var teacher = options.DistillFrom is null ? null : OnnxModel.Load(options.DistillFrom == "source" ? source : options.DistillFrom);
+        var teacher = options.Teacher is null ? null : OnnxModel.Load(options.Teacher == "source" ? source : options.Teacher);
         var history = new List<AccuracyPoint>();
         var progress = new Sync<FinetuneProgress>(p =>
         {

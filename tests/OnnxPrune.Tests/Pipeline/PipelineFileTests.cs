@@ -46,10 +46,10 @@ public class PipelineFileTests
     public void Relative_data_folders_and_teachers_resolve_against_the_file()
     {
         var dir = TestPaths.TempDir();
-        var d = PipelineFile.Parse("model: m/a.onnx\ndata: npy:data\nsteps:\n  - finetune:\n      distill_from: ../t.onnx\n      optimizer: adamw\n", Path.Combine(dir, "p.yaml"));
+        var d = PipelineFile.Parse("model: m/a.onnx\ndata: npy:data\nsteps:\n  - finetune:\n      teacher: ../t.onnx\n      optimizer: adamw\n", Path.Combine(dir, "p.yaml"));
         Assert.That(d.Model, Is.EqualTo(Path.Combine(dir, "m", "a.onnx")));
         Assert.That(d.Steps[0].Finetune!.Data, Is.EqualTo("npy:" + Path.Combine(dir, "data")));
-        Assert.That(d.Steps[0].Finetune!.DistillFrom, Is.EqualTo(Path.GetFullPath(Path.Combine(dir, "..", "t.onnx"))));
+        Assert.That(d.Steps[0].Finetune!.Teacher, Is.EqualTo(Path.GetFullPath(Path.Combine(dir, "..", "t.onnx"))));
         Assert.That(d.Steps[0].Finetune!.ToOptions(null).Trainer.Optimizer.Kind, Is.EqualTo(OptimizerKind.AdamW));
     }
 
