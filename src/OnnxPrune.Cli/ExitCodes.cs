@@ -16,7 +16,7 @@ internal static class ExitCodes
     public const int VerificationFailed = 8;
     public const int TrainingDiverged = 9;
     // 10 (malformed scores file) and 11 (non-finite weights) are reserved for the group-keys work (branch `keys`).
-    /// <summary>A data file or folder is malformed (<see cref="DataFormatException"/>).</summary>
+    /// <summary>A data file or folder, or a tasks file, is malformed (<see cref="DataFormatException"/>, <see cref="OnnxPrune.MultiTask.TaskFileException"/>).</summary>
     public const int BadData = 12;
     /// <summary>A tensor or input has an element type (or kind) with no handling here (<see cref="UnsupportedElementTypeException"/>).</summary>
     public const int UnsupportedElementType = 13;
@@ -58,6 +58,7 @@ internal static class ExitCodes
         OnnxPrune.Runtime.OnnxRuntimeException => (Runtime, "onnx runtime"),
         OnnxPrune.Training.TrainingDivergedException => (TrainingDiverged, "training diverged"),
         DataFormatException => (BadData, "invalid data file"),
+        OnnxPrune.MultiTask.TaskFileException => (BadData, "invalid tasks file"),
         UnsupportedElementTypeException => (UnsupportedElementType, "unsupported element type"),
         OnnxPruneException => (BadModel, "error"),
         FileNotFoundException or DirectoryNotFoundException or IOException or UnauthorizedAccessException => (Io, "i/o error"),
