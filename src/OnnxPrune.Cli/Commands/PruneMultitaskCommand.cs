@@ -16,7 +16,7 @@ internal static class PruneMultitaskCommand
 {
     public static Command Create()
     {
-        var defaults = new MultiTaskPruneOptions { Tasks = new MultiTaskSpec([]), Train = new TensorDataset("none", new Dictionary<string, OnnxPrune.Tensors.Tensor> { ["x"] = OnnxPrune.Tensors.Tensor.Zeros(OnnxPrune.Tensors.ElementType.Float, 1) }, new Dictionary<string, OnnxPrune.Tensors.Tensor>()) };
+        // Unset options take the library's defaults (MultiTaskPruneOptions.For): the verb only binds.
         var input = new Argument<FileInfo>("model") { Description = "The multi-task model." };
         var output = new Argument<FileInfo>("out") { Description = "Where to write the pruned model." };
         var data = new Option<string>("--data") { Description = "Data set: fashion-mnist, fashion-mnist:FOLDER, or npy:FOLDER.", DefaultValueFactory = _ => "fashion-mnist" };
@@ -25,17 +25,17 @@ internal static class PruneMultitaskCommand
         criterion.AcceptOnlyFromAmong("taylor", "cosine");
         var ratio = new Option<double?>("--ratio") { Description = "Fraction of units to remove from the shared backbone and from each task's head, in (0, 1)." };
         var target = new Option<long?>("--target-params") { Description = "Prune until the model has at most this many parameters." };
-        var every = new Option<int>("--prune-every") { Description = "Training steps between pruning rounds.", DefaultValueFactory = _ => defaults.PruneEvery };
-        var units = new Option<int>("--prune-units") { Description = "Shared units removed per round (0: enough for 8 rounds).", DefaultValueFactory = _ => defaults.PruneUnits };
-        var steps = new Option<int>("--steps") { Description = "Fine-tuning steps after the last round (with --reinit: added to the rounds' steps, trained from scratch).", DefaultValueFactory = _ => defaults.Steps };
+        var every = new Option<int?>("--prune-every") { Description = "Training steps between pruning rounds (default 50)." };
+        var units = new Option<int?>("--prune-units") { Description = "Shared units removed per round (default 0: enough for 8 rounds)." };
+        var steps = new Option<int?>("--steps") { Description = "Fine-tuning steps after the last round (default 200; with --reinit: added to the rounds' steps, trained from scratch)." };
         var optimizer = new Option<string>("--optimizer") { Description = "sgd (momentum 0.9) or adamw.", DefaultValueFactory = _ => "sgd" };
         optimizer.AcceptOnlyFromAmong("sgd", "adamw");
         var lr = new Option<float?>("--lr") { Description = "Learning rate of the rounds and fine-tuning (default 0.01 for sgd, 0.0005 for adamw)." };
-        var batch = new Option<int>("--batch") { Description = "Samples per training step.", DefaultValueFactory = _ => defaults.BatchSize };
-        var scoreBatches = new Option<int>("--score-batches") { Description = "Batches the criterion accumulates over per round.", DefaultValueFactory = _ => defaults.Scoring.Batches };
-        var minKeep = new Option<double>("--min-keep") { Description = "Each group keeps at least this fraction of its original units.", DefaultValueFactory = _ => defaults.MinKeepFraction };
+        var batch = new Option<int?>("--batch") { Description = "Samples per training step (default 64)." };
+        var scoreBatches = new Option<int?>("--score-batches") { Description = "Batches the criterion accumulates over per round (default 8)." };
+        var minKeep = new Option<double?>("--min-keep") { Description = "Each group keeps at least this fraction of its original units (default 0.1)." };
         var reinit = new Option<bool>("--reinit") { Description = "Re-initialise the pruned architecture (seeded) and train it from scratch with the same step budget." };
-        var seed = new Option<int>("--seed") { Description = "Seed of training, scoring and re-initialisation.", DefaultValueFactory = _ => defaults.Seed };
+        var seed = new Option<int?>("--seed") { Description = "Seed of training, scoring and re-initialisation (default 1)." };
         var threads = new Option<int>("--threads") { Description = "Intra-op threads (0: ONNX Runtime's default)." };
         var json = new Option<bool>("--json") { Description = "Print the report as JSON." };
         var command = new Command("prune-multitask", "Iteratively prune a multi-task model (train, score with a multi-task criterion, remove the lowest units; heads with their task), then fine-tune or retrain from scratch.")
@@ -50,15 +50,19 @@ internal static class PruneMultitaskCommand
             spec.EnsureFits(model);
             var train = MultiTaskData.Build(TaskData.Load(parse.GetValue(data)!, train: true), spec);
             var test = MultiTaskData.Build(TaskData.Load(parse.GetValue(data)!, train: false), spec);
-            var options = new MultiTaskPruneOptions
+            var defaults = MultiTaskPruneOptions.For(spec, train);
+            var options = defaults with
             {
-                Tasks = spec, Train = train, Test = test,
+                Test = test,
                 Criterion = parse.GetValue(criterion) == "cosine" ? MultiTaskCriterion.Cosine : MultiTaskCriterion.Taylor,
                 Ratio = parse.GetValue(ratio), TargetParameters = parse.GetValue(target),
-                PruneEvery = parse.GetValue(every), PruneUnits = parse.GetValue(units), Steps = parse.GetValue(steps),
+                PruneEvery = parse.GetValue(every) ?? defaults.PruneEvery, PruneUnits = parse.GetValue(units) ?? defaults.PruneUnits,
+                Steps = parse.GetValue(steps) ?? defaults.Steps,
                 Optimizer = parse.GetValue(optimizer) == "adamw" ? OptimizerKind.AdamW : OptimizerKind.Sgd, LearningRate = parse.GetValue(lr),
-                BatchSize = parse.GetValue(batch), Scoring = defaults.Scoring with { Batches = parse.GetValue(scoreBatches) },
-                MinKeepFraction = parse.GetValue(minKeep), Reinitialize = parse.GetValue(reinit), Seed = parse.GetValue(seed), IntraOpThreads = parse.GetValue(threads),
+                BatchSize = parse.GetValue(batch) ?? defaults.BatchSize,
+                Scoring = defaults.Scoring with { Batches = parse.GetValue(scoreBatches) ?? defaults.Scoring.Batches },
+                MinKeepFraction = parse.GetValue(minKeep) ?? defaults.MinKeepFraction, Reinitialize = parse.GetValue(reinit),
+                Seed = parse.GetValue(seed) ?? defaults.Seed, IntraOpThreads = parse.GetValue(threads),
             };
             var progress = new SyncProgress(p =>
             {

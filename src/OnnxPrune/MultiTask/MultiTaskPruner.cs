@@ -21,6 +21,9 @@ public enum MultiTaskCriterion
 /// <summary>Options of <see cref="MultiTaskPruner"/>.</summary>
 public sealed record MultiTaskPruneOptions
 {
+    /// <summary>Options with every default, for <paramref name="tasks"/> trained on <paramref name="train"/> (set a budget with <c>with</c>).</summary>
+    public static MultiTaskPruneOptions For(MultiTaskSpec tasks, IDataset train) => new() { Tasks = tasks, Train = train };
+
     /// <summary>The tasks (outputs, targets, losses, weights).</summary>
     public required MultiTaskSpec Tasks { get; init; }
 
