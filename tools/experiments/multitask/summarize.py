@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Writes the multi-task study's tables (markdown) from the JSON reports of run-study.sh.
 
-    tools/experiments/multitask/summarize.py OUT_DIR > docs/results/multitask.md
+    /usr/bin/python3 tools/experiments/multitask/summarize.py OUT_DIR > docs/results/multitask.md
+
+Group names in the reports are their root node's first output; with the onnx package installed they are shown as the
+root node's name (read from onnx-models/fmnist-multitask.onnx).
 """
 import glob
 import json
@@ -15,7 +18,17 @@ def metric(tasks, name):
     return ("{:.2%}".format(value["accuracy"]) if "accuracy" in value else "{:.5f}".format(value["mse"]))
 
 
+def node_names():
+    try:
+        import onnx
+    except ImportError:
+        return {}
+    model = onnx.load(os.path.join(os.path.dirname(__file__), "..", "..", "..", "onnx-models", "fmnist-multitask.onnx"))
+    return {n.output[0]: n.name for n in model.graph.node if n.output and n.name}
+
+
 def main(out_dir):
+    names = node_names()
     runs = []
     for path in sorted(glob.glob(os.path.join(out_dir, "*.json"))):
         if path.endswith(".time.json"):
@@ -62,7 +75,7 @@ def main(out_dir):
         print("| group | pool | original | taylor | cosine |")
         print("|---|---|---|---|---|")
         for g, w in taylor.items():
-            print(f"| {g} | {w['pool']} | {w['original']} | {w['kept']} | {cosine.get(g, {}).get('kept', '')} |")
+            print(f"| {names.get(g, g)} | {w['pool']} | {w['original']} | {w['kept']} | {cosine.get(g, {}).get('kept', '')} |")
         print()
     total = sum(r["seconds"] or 0 for r in runs)
     print(f"Wall time of the runs above: {total // 60} min {total % 60} s.")
