@@ -19,7 +19,7 @@ internal static class ExitCodes
     public const int ScoresFormat = 10;
     /// <summary>A weight holds NaN or ±infinity, so it cannot be scored.</summary>
     public const int NonFiniteWeights = 11;
-    /// <summary>A data file or folder is malformed (<see cref="DataFormatException"/>).</summary>
+    /// <summary>A data file or folder, or a tasks file, is malformed (<see cref="DataFormatException"/>, <see cref="OnnxPrune.MultiTask.TaskFileException"/>).</summary>
     public const int BadData = 12;
     /// <summary>A tensor or input has an element type (or kind) with no handling here (<see cref="UnsupportedElementTypeException"/>).</summary>
     public const int UnsupportedElementType = 13;
@@ -76,6 +76,7 @@ internal static class ExitCodes
         OnnxPrune.Pipeline.GateFailedException => (GateFailed, "gate failed"),
         OnnxPrune.Pipeline.PipelineFormatException => (Usage, "invalid pipeline file"),
         DataFormatException => (BadData, "invalid data file"),
+        OnnxPrune.MultiTask.TaskFileException => (BadData, "invalid tasks file"),
         UnsupportedElementTypeException => (UnsupportedElementType, "unsupported element type"),
         OnnxPruneException => (BadModel, "error"),
         FileNotFoundException or DirectoryNotFoundException or IOException or UnauthorizedAccessException => (Io, "i/o error"),

@@ -12,6 +12,7 @@ root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(FinetuneCommand.Create());
 root.Subcommands.Add(EvalCommand.Create());
+root.Subcommands.Add(PruneMultitaskCommand.Create());
 root.Subcommands.Add(ExportCommand.Create());
 root.Subcommands.Add(PipelineCommand.Create());
 VersionAction.Install(root);

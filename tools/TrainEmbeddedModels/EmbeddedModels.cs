@@ -46,6 +46,61 @@ public static class EmbeddedModels
         return b.Build();
     }
 
+    /// <summary>
+    /// The multi-task model: a shared backbone (stem conv 3×3 (16) + BN + Relu → basic blocks 16, 32 (stride 2), 48 (stride 2)
+    /// with residual Adds and BN) and three heads with their own outputs: <c>logits</c> [N,10] (1×1 conv 32 + Relu →
+    /// GlobalAveragePool → Gemm), <c>coarse_logits</c> [N,4] (1×1 conv 16 + Relu → GlobalAveragePool → Gemm) and
+    /// <c>reconstruction</c> [N,1,14,14] (ConvTranspose 2×2 stride 2 (16) + Relu → conv 3×3 (1)) of the area-averaged input.
+    /// </summary>
+    public static OnnxModel MultiTask(int seed, int[]? widths = null)
+    {
+        widths ??= [16, 32, 48];
+        var init = new Init(seed);
+        var b = new GraphBuilder(opset: 17);
+        var x = b.Input("input", ElementType.Float, "N", 1, 28, 28);
+        var h = Normalize(b, x);
+        h = ConvBn(b, init, h, 1, widths[0], 3, 1, "stem", relu: true);
+        int cin = widths[0];
+        for (int stage = 0; stage < widths.Length; stage++)
+        {
+            int w = widths[stage], stride = stage == 0 ? 1 : 2;
+            var name = $"layer{stage + 1}";
+            var y = ConvBn(b, init, h, cin, w, 3, stride, name + ".conv1", relu: true);
+            y = ConvBn(b, init, y, w, w, 3, 1, name + ".conv2", relu: false, zeroGamma: true);
+            var shortcut = stride != 1 || cin != w ? ConvBn(b, init, h, cin, w, 1, stride, name + ".downsample", relu: false) : h;
+            h = b.Relu(b.Add(y, shortcut));
+            cin = w;
+        }
+        Value Classifier(string name, int hidden, int classes, string output)
+        {
+            var cw = b.Initializer(name + ".conv.weight", init.He(hidden * cin, cin), hidden, cin, 1, 1);
+            var conv = b.Conv(h, cw, b.Initializer(name + ".conv.bias", new float[hidden], hidden));
+            conv.Producer!.Name = name + ".conv";
+            var pooled = b.Flatten(b.GlobalAveragePool(b.Relu(conv)));
+            var fw = b.Initializer(name + ".fc.weight", init.Uniform(classes * hidden, 1f / MathF.Sqrt(hidden)), classes, hidden);
+            var gemm = b.Graph.AddNode("Gemm", [pooled, fw, b.Initializer(name + ".fc.bias", new float[classes], classes)], [output], name + ".fc");
+            gemm.Attributes.Set("transB", 1L);
+            return gemm.Output(0)!;
+        }
+        var fine = Classifier("class", 32, 10, "logits");
+        var coarse = Classifier("coarse", 16, 4, "coarse_logits");
+        const int decoder = 16;
+        // ConvTranspose weights are [Cin, Cout, kH, kW]; fan-in per output pixel is Cin (2×2 kernel, stride 2: one tap each).
+        var tw = b.Initializer("recon.up.weight", init.He(cin * decoder * 4, cin), cin, decoder, 2, 2);
+        var up = b.Op("ConvTranspose", [h, tw, b.Initializer("recon.up.bias", new float[decoder], decoder)],
+            ("kernel_shape", new long[] { 2, 2 }), ("strides", new long[] { 2, 2 }));
+        up.Producer!.Name = "recon.up";
+        var rw = b.Initializer("recon.out.weight", init.Uniform(decoder * 9, 1f / MathF.Sqrt(decoder * 9)), 1, decoder, 3, 3);
+        var outConv = b.Graph.AddNode("Conv", [b.Relu(up), rw, b.Initializer("recon.out.bias", [0.286f], 1)], ["reconstruction"], "recon.out");
+        outConv.Attributes.Set("pads", new long[] { 1, 1, 1, 1 });
+        var recon = outConv.Output(0)!;
+        b.Output(fine, ElementType.Float, "N", 10);
+        b.Output(coarse, ElementType.Float, "N", 4);
+        b.Output(recon, ElementType.Float, "N", 1, 14, 14);
+        b.Model.ProducerName = "OnnxPrune TrainEmbeddedModels";
+        return b.Build();
+    }
+
     private static Value ConvBn(GraphBuilder b, Init init, Value x, int cin, int cout, int k, int stride, string name, bool relu, bool zeroGamma = false)
     {
         var w = b.Initializer(name + ".weight", init.He(cout * cin * k * k, cin * k * k), cout, cin, k, k);

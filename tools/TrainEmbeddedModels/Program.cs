@@ -8,9 +8,11 @@ using TrainEmbeddedModels;
 // Trains an embedded default model from scratch with OnnxPrune's own trainer (ONNX Runtime, CPU) and saves it.
 //   dotnet run --project tools/TrainEmbeddedModels -c Release -- resnet [--epochs 8] [--seed 1] [--out onnx-models/fmnist-resnet.onnx]
 //   dotnet run --project tools/TrainEmbeddedModels -c Release -- vit    [--epochs 12] [--seed 1] [--out onnx-models/fmnist-vit.onnx]
+//   dotnet run --project tools/TrainEmbeddedModels -c Release -- multitask [--epochs 4] [--seed 1] [--tasks onnx-models/fmnist-multitask.tasks.yaml] [--out onnx-models/fmnist-multitask.onnx]
+if (args.Length > 0 && args[0] == "multitask") return await MultiTaskTraining.RunAsync(args);
 if (args.Length == 0 || args[0] is not ("resnet" or "vit"))
 {
-    Console.Error.WriteLine("usage: TrainEmbeddedModels resnet|vit [--epochs E] [--seed S] [--batch B] [--lr X] [--threads T] [--train-limit N] [--out FILE] [--init MODEL] [--augment yes|no] [--warmup STEPS]");
+    Console.Error.WriteLine("usage: TrainEmbeddedModels resnet|vit|multitask [--epochs E] [--seed S] [--batch B] [--lr X] [--threads T] [--train-limit N] [--out FILE] [--init MODEL] [--augment yes|no] [--warmup STEPS]");
     return 2;
 }
 string kind = args[0];

@@ -28,6 +28,7 @@ public class ExitCodeTests
         [typeof(OnnxPrune.Tasks.TaskLibraryException)] = ExitCodes.TaskLibrary,
         [typeof(OnnxPrune.Tasks.CorruptTaskEntryException)] = ExitCodes.TaskLibrary,
         [typeof(OnnxPrune.Tasks.TaskListFormatException)] = ExitCodes.TaskListFormat,
+        [typeof(OnnxPrune.MultiTask.TaskFileException)] = ExitCodes.BadData,
         [typeof(OnnxPrune.Pipeline.GateFailedException)] = ExitCodes.GateFailed,
         [typeof(OnnxPrune.Pipeline.PipelineFormatException)] = ExitCodes.Usage,
     };
@@ -50,10 +51,10 @@ public class ExitCodeTests
             Assert.That(code, Is.EqualTo(Expected[type]), type.Name);
         }
         // Each kind of failure has a code of its own. Shared on purpose: the root with the model-format error; the two
-        // wrong-base-model errors and a bad pipeline file with bad arguments (2: the user named the wrong file or wrote a bad one); a corrupt entry with its library's root.
+        // wrong-base-model errors and a bad pipeline file with bad arguments (2: the user named the wrong file or wrote a bad one); a corrupt entry with its library's root; a malformed tasks file with a malformed data file (both describe the data).
         var shared = new[] { typeof(OnnxPruneException), typeof(OnnxFormatException), typeof(OnnxPrune.Analysis.ModelMismatchException),
             typeof(OnnxPrune.Tasks.BaseModelMismatchException), typeof(OnnxPrune.Tasks.CorruptTaskEntryException),
-            typeof(OnnxPrune.Pipeline.PipelineFormatException) };
+            typeof(OnnxPrune.Pipeline.PipelineFormatException), typeof(OnnxPrune.MultiTask.TaskFileException) };
         var subtypeCodes = Expected.Where(p => !shared.Contains(p.Key)).Select(p => p.Value).ToList();
         Assert.That(subtypeCodes, Is.Unique);
         Assert.That(subtypeCodes, Has.None.EqualTo(ExitCodes.BadModel));

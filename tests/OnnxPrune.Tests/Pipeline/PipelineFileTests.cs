@@ -94,7 +94,9 @@ public class PipelineFileTests
             _ => EvalCommand.Create(),
         };
         var instance = Activator.CreateInstance(step)!;
-        var notInYaml = new[] { "--report", "--json", "--help" }; // the pipeline writes the reports
+        // The pipeline writes the reports; its evaluate step scores classifiers (multi-task evaluation, eval --tasks, is not a
+        // pipeline step yet: PIPELINE.md says so).
+        var notInYaml = new[] { "--report", "--json", "--help", "--tasks" };
         var checkedOptions = 0;
         foreach (var option in command.Options.Where(o => o.Name.StartsWith("--", StringComparison.Ordinal) && !notInYaml.Contains(o.Name)))
         {

@@ -1,0 +1,71 @@
+using OnnxPrune.Graph;
+using OnnxPrune.Tensors;
+
+namespace OnnxPrune.MultiTask;
+
+/// <summary>Fresh, seeded initial weights for a model's architecture (for training a pruned architecture from scratch).</summary>
+public static class Reinitializer
+{
+    /// <summary>
+    /// Re-initialises <paramref name="model"/> in place: Conv and ConvTranspose weights He-normal (fan-in), Gemm and MatMul
+    /// weight matrices Xavier-uniform, their biases 0; BatchNormalization scale 1, bias 0, mean 0, variance 1. Other constants
+    /// (normalisation constants, shapes) stay. Deterministic for a seed.
+    /// </summary>
+    /// <returns>The number of constants re-initialised.</returns>
+    public static int Apply(OnnxModel model, int seed)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var random = new Random(seed);
+        var done = new HashSet<string>(StringComparer.Ordinal);
+        int count = 0;
+        void Set(Value? v, Func<long[], float[]> make)
+        {
+            if (v?.Constant is not { } c || c.ElementType != ElementType.Float || !done.Add(c.Name)) return;
+            var shape = c.Shape.ToArray();
+            c.Data = Tensor.FromArray<float>(make(shape), shape);
+            count++;
+        }
+        float[] Fill(long[] shape, float value) { var a = new float[shape.Aggregate(1L, (x, y) => x * y)]; Array.Fill(a, value); return a; }
+        float[] Normal(long[] shape, double std)
+        {
+            var a = new float[shape.Aggregate(1L, (x, y) => x * y)];
+            for (long i = 0; i < a.LongLength; i++)
+                a[i] = (float)(std * Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble()));
+            return a;
+        }
+        float[] Uniform(long[] shape, double bound)
+        {
+            var a = new float[shape.Aggregate(1L, (x, y) => x * y)];
+            for (long i = 0; i < a.LongLength; i++) a[i] = (float)((2 * random.NextDouble() - 1) * bound);
+            return a;
+        }
+        long Receptive(long[] s) => s.Skip(2).Aggregate(1L, (x, y) => x * y);
+        foreach (var node in model.Graph.Nodes)
+        {
+            switch (node.OpType)
+            {
+                case "Conv":
+                    Set(node.Input(1), s => Normal(s, Math.Sqrt(2.0 / Math.Max(1, s[1] * Receptive(s)))));
+                    Set(node.Input(2), s => Fill(s, 0));
+                    break;
+                case "ConvTranspose":
+                    Set(node.Input(1), s => Normal(s, Math.Sqrt(2.0 / Math.Max(1, s[0]))));
+                    Set(node.Input(2), s => Fill(s, 0));
+                    break;
+                case "Gemm":
+                case "MatMul":
+                    foreach (var v in node.Inputs.Take(2))
+                        Set(v, s => s.Length == 2 ? Uniform(s, Math.Sqrt(6.0 / (s[0] + s[1]))) : Fill(s, 0));
+                    if (node.OpType == "Gemm") Set(node.Input(2), s => Fill(s, 0));
+                    break;
+                case "BatchNormalization":
+                    Set(node.Input(1), s => Fill(s, 1));
+                    Set(node.Input(2), s => Fill(s, 0));
+                    Set(node.Input(3), s => Fill(s, 0));
+                    Set(node.Input(4), s => Fill(s, 1));
+                    break;
+            }
+        }
+        return count;
+    }
+}
