@@ -66,6 +66,19 @@ internal static class Regroup
                 ctx.Same(x, ins[0], y, outs[0]);
                 if (!outputElement(outs[0])) ctx.Opaque(y, outs[0], $"{ctx.Where}: target size of axis {outs[0]} is computed at run time in a way that cannot be mapped");
             }
+            else if (ins.Length == 1 && outs.Length >= 3 && ctx.Size(y, outs[0]) is 2 or 3 && outs.All(a => ctx.Size(y, a) is not null))
+            {
+                // Fused projections split as [.., 3 (q/k/v) or 2 (k/v), heads, head dim]: the units are the heads (the
+                // middle axis); position p of the input axis belongs to head (p / inner) mod heads, in every part.
+                int m = outs[1];
+                long heads = ctx.Size(y, m)!.Value;
+                long inner = outs.Skip(2).Aggregate(1L, (p, a) => p * ctx.Size(y, a)!.Value);
+                long total = ctx.Size(x, ins[0])!.Value;
+                for (long p = 0; p < total; p++) ctx.Couple(y, m, p / inner % heads, x, ins[0], p);
+                if (!outputElement(m)) ctx.Opaque(y, m, $"{ctx.Where}: target size of axis {m} is computed at run time in a way that cannot be mapped");
+                foreach (var a in outs.Where(a => a != m))
+                    ctx.Opaque(y, a, a == outs[0] ? $"{ctx.Where}: axis {a} separates the fused parts" : $"{ctx.Where}: axis {a} is an inner axis of a split");
+            }
             else if (ins.Length == 1)
             {
                 long inner = outs.Skip(1).Aggregate(1L, (p, a) => p * ctx.Size(y, a)!.Value);

@@ -58,7 +58,7 @@ public sealed class ReshapeRule : OpRule
     {
         var x = ctx.Input(0);
         var dims = Target(x, ctx.Input(1), ctx.Node.Attributes.GetInt("allowzero", 0) != 0,
-            (v, a) => v == ctx.Node.Input(0) && x.Shape is { } s && a < s.Count ? s[a] : Dim.Unknown);
+            (v, a) => ctx.Info(v).Shape is { } s && a < s.Count ? s[a] : Dim.Unknown);
         ctx.SetOutput(0, x.ElementType, dims);
     }
 
