@@ -36,6 +36,6 @@ internal static class AnalyzeCommand
             foreach (var b in g.Blocked) Console.WriteLine($"    blocked: {b}");
         }
         Console.WriteLine($"Groups: {r.GroupCount}, prunable: {r.Prunable}, blocked: {r.BlockedCount}");
-        Console.WriteLine($"Prunable parameters: {r.PrunableParameters:N0} of {r.Parameters:N0} ({r.PrunableShare:P1})");
+        Console.WriteLine($"Prunable parameters (removable with every group keeping its minimum): {r.PrunableParameters:N0} of {r.Parameters:N0} ({r.PrunableShare:P1})");
     }
 }

@@ -157,6 +157,7 @@ public sealed class DependencyAnalyzer
         {
             int id = groups.Count;
             var items = new List<GroupItem>();
+            var activations = new List<ValueDimItem>();
             var reasons = new List<string>();
             var seenShape = new HashSet<(Value, int)>();
             var seenAttr = new HashSet<(Node, string, int)>();
@@ -172,8 +173,12 @@ public sealed class DependencyAnalyzer
                 var v = d.Value;
                 if (v.Constant is not null)
                     items.Add(new ConstantSliceItem { Value = v, Reader = v.Consumers.FirstOrDefault(), Axis = d.Axis, Map = map, IsScored = d.Scored });
-                else if (v.HasType && v.Shape is { } s && d.Axis < s.Count)
-                    items.Add(new ValueDimItem { Value = v, Axis = d.Axis, Map = map });
+                else
+                {
+                    var dim = new ValueDimItem { Value = v, Axis = d.Axis, Map = map };
+                    activations.Add(dim);
+                    if (v.HasType && v.Shape is { } s && d.Axis < s.Count) items.Add(dim);
+                }
                 var regions = d.Regions.Where(r => perUnit[0].All(p => p >= r.Start && p < r.End)).ToList();
                 foreach (var (constant, index, owner) in d.ShapeElements.Concat(regions.SelectMany(r => r.ShapeElements)))
                 {
@@ -200,7 +205,7 @@ public sealed class DependencyAnalyzer
                 : root.SourceKind!.Value;
             var key = KeyOf(rootNode, root, items, unitList);
             if (!keys.Add(key) && !keys.Add(key += $"~{root.Value.Name}:{root.Axis}")) keys.Add(key += $"#{id}");
-            groups.Add(new PruningGroup { Id = id, Key = key, Kind = kind, Root = rootNode, Size = unitList.Count, Items = items, BlockedReasons = reasons });
+            groups.Add(new PruningGroup { Id = id, Key = key, Kind = kind, Root = rootNode, Size = unitList.Count, Items = items, ActivationDims = activations, BlockedReasons = reasons });
         }
         // A shape constant element rewritten by different groups through different nodes cannot satisfy both.
         foreach (var ((constant, index), uses) in shapeUses)
