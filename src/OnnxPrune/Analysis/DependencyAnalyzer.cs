@@ -82,8 +82,8 @@ public sealed class DependencyAnalyzer
         {
             var v = d.Value;
             var reasons = d.OpaqueReasons;
-            if (v.IsGraphInput && v.Initializer is null) Add(reasons, $"'{v.Name}' is a graph input");
-            if (v.IsGraphOutput) Add(reasons, $"'{v.Name}' is a graph output");
+            if (v.IsGraphInput && v.Initializer is null) Add(reasons, $"'{v.Name}' is a graph input (the model's interface)");
+            if (v.IsGraphOutput) Add(reasons, $"'{v.Name}' is a graph output (the model's interface)");
             if (opaqueValues.TryGetValue(v, out var vr)) foreach (var r in vr) Add(reasons, r);
             if (v.Constant is null && v.Producer is { } p && !acks.Contains((p, v, d.Axis)) && !ackAll.Contains((p, v)))
                 Add(reasons, Unmapped(p, v, d.Axis, "writes"));

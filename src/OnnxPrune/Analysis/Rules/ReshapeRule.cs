@@ -48,7 +48,14 @@ public sealed class ReshapeRule : OpRule
                 foreach (var p in outUnknown) rest.Remove(p);
                 dims[inferred] = rest.Count == 1 && rest[0] is { } param ? new Dim(param) : Dim.Unknown;
             }
-            else dims[inferred] = Dim.Unknown;
+            else
+            {
+                // Symbolic: -1 = (product of the input dims) / (product of the other output dims) when those are known,
+                // an expression dim (e.g. [B, T, C] → [-1, C] gives B·T).
+                var rest = x.Shape.Aggregate(new Dim(1), DimExpression.Mul);
+                long pout = dims.Where((d, j) => j != inferred && d.IsKnown).Aggregate(1L, (p, d) => p * d.Value!.Value);
+                dims[inferred] = outUnknown.Count == 0 && pout > 0 && (rest.IsKnown || rest.Param is not null) ? DimExpression.FloorDiv(rest, pout) : Dim.Unknown;
+            }
         }
         return dims;
     }
