@@ -18,6 +18,15 @@ public sealed record DependencyAnalysis(IReadOnlyList<PruningGroup> Groups, Shap
     public OpRuleRegistry Rules { get; init; } = OpRuleRegistry.Default;
 }
 
+/// <summary>Options of <see cref="DependencyAnalyzer"/>.</summary>
+public sealed record AnalysisOptions
+{
+    /// <summary>Let groups change the model's interface: dimensions of graph inputs and outputs (a KV cache's head
+    /// count, say) no longer block, and pruning rewrites their declared shapes. Whatever feeds or reads the model (the
+    /// runtime that keeps the cache) must then use the new sizes. Off by default.</summary>
+    public bool AllowInterfaceChange { get; init; }
+}
+
 /// <summary>
 /// Finds every prunable unit of a model and groups them. Each channel-carrying dimension (value, axis) with a known
 /// size contributes one union-find element per position; op rules (<see cref="OpRule.Couple"/>) unite positions that
@@ -36,6 +45,16 @@ public sealed class DependencyAnalyzer
 
     /// <summary>Creates an analyser over a rule registry (default: <see cref="OpRuleRegistry.Default"/>).</summary>
     public DependencyAnalyzer(OpRuleRegistry? rules = null) => _rules = rules ?? OpRuleRegistry.Default;
+
+    /// <summary>Creates an analyser over a rule registry with options.</summary>
+    public DependencyAnalyzer(OpRuleRegistry? rules, AnalysisOptions? options) : this(rules) => _options = options ?? new AnalysisOptions();
+
+    private readonly AnalysisOptions _options = new();
+
+    /// <summary>Analyses a model (not modified) with options (e.g. <see cref="AnalysisOptions.AllowInterfaceChange"/>).</summary>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public static DependencyAnalysis Analyze(OnnxModel model, AnalysisOptions? options, CancellationToken cancellationToken = default) =>
+        new DependencyAnalyzer(null, options).Run(model, cancellationToken);
 
     /// <summary>Analyses a model (not modified).</summary>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
@@ -82,8 +101,13 @@ public sealed class DependencyAnalyzer
         {
             var v = d.Value;
             var reasons = d.OpaqueReasons;
-            if (v.IsGraphInput && v.Initializer is null) Add(reasons, $"'{v.Name}' is a graph input (the model's interface)");
-            if (v.IsGraphOutput) Add(reasons, $"'{v.Name}' is a graph output (the model's interface)");
+            if (!_options.AllowInterfaceChange)
+            {
+                if (v.IsGraphInput && v.Initializer is null) Add(reasons, $"'{v.Name}' is a graph input (the model's interface)");
+                if (v.IsGraphOutput) Add(reasons, $"'{v.Name}' is a graph output (the model's interface)");
+            }
+            else if ((v.IsGraphInput && v.Initializer is null || v.IsGraphOutput) && !(v.HasType && v.Shape is { } s && d.Axis < s.Count && s[d.Axis].IsKnown))
+                Add(reasons, $"'{v.Name}' is a graph {(v.IsGraphOutput ? "output" : "input")} without a declared size on axis {d.Axis}");
             if (opaqueValues.TryGetValue(v, out var vr)) foreach (var r in vr) Add(reasons, r);
             if (v.Constant is null && v.Producer is { } p && !acks.Contains((p, v, d.Axis)) && !ackAll.Contains((p, v)))
                 Add(reasons, Unmapped(p, v, d.Axis, "writes"));

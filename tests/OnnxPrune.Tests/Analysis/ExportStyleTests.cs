@@ -158,3 +158,58 @@ public class ExportStyleTests
         Assert.That(outcome.MaxRelativeDiff, Is.LessThanOrEqualTo(1e-4));
     }
 }
+
+/// <summary><see cref="AnalysisOptions.AllowInterfaceChange"/>: the KV-cached heads of the GPT-2-style export become
+/// prunable; the pruned model declares and takes the smaller cache, and matches the masked reference on the kept heads.</summary>
+public class InterfaceChangeTests
+{
+    private static Tensor Select(Tensor t, int axis, long[] keep)
+    {
+        var shape = t.Shape.ToArray();
+        var src = t.ToFloatArray();
+        long outer = shape.Take(axis).Aggregate(1L, (p, d) => p * d), inner = shape.Skip(axis + 1).Aggregate(1L, (p, d) => p * d);
+        var dst = new float[outer * keep.Length * inner];
+        for (long o = 0; o < outer; o++)
+            for (int k = 0; k < keep.Length; k++)
+                Array.Copy(src, (o * shape[axis] + keep[k]) * inner, dst, (o * keep.Length + k) * inner, inner);
+        shape[axis] = keep.Length;
+        return Tensor.FromArray<float>(dst, shape);
+    }
+
+    [Test]
+    public void CachedHeadsArePrunedWithTheNewCacheShapeAndMatchTheReference()
+    {
+        var model = ExportStyleTests.Gpt2(21);
+        Assert.That(DependencyAnalyzer.Analyze(model).Groups.Where(g => g.Kind == GroupKind.AttentionHeads).All(g => g.IsBlocked), Is.True, "blocked by default");
+        var analysis = DependencyAnalyzer.Analyze(model, new AnalysisOptions { AllowInterfaceChange = true });
+        var heads = analysis.Groups.Where(g => g.Kind == GroupKind.AttentionHeads).ToList();
+        Assert.That(heads, Has.Count.EqualTo(4), string.Join("\n", analysis.Groups));
+        Assert.That(heads.All(g => !g.IsBlocked), Is.True, string.Join("\n", heads.SelectMany(g => g.BlockedReasons)));
+        var rng = new Random(22);
+        var masks = heads.Select((g, i) => new KeepMask(g, i % 2 == 0 ? [0, 2] : [1, 2, 3])).ToList();
+        var inputs = Oracle.RandomInputs(model, rng, new Dictionary<string, long> { ["batch"] = 2, ["seq"] = 3, ["past"] = 5 });
+        var reference = Oracle.Run(MaskedReference.Build(model, masks).ToBytes(), inputs);
+        // Which cache positions each layer keeps (the group's map on the cache input's head axis).
+        var keptAt = new Dictionary<string, long[]>();
+        foreach (var (g, m) in heads.Zip(masks))
+            foreach (var item in g.Items.OfType<ValueDimItem>().Where(i => i.Value.IsGraphInput || i.Value.IsGraphOutput))
+                keptAt[item.Value.Name] = m.Kept.SelectMany(u => item.Map.Positions(u)).Order().ToArray();
+        Assert.That(keptAt.Keys.Count(k => k.StartsWith("past_key_values.")), Is.EqualTo(8));
+        Assert.That(keptAt.Keys.Count(k => k.StartsWith("present.")), Is.EqualTo(8));
+        PruningSurgery.Apply(model, masks);
+        var pruned = model.ToBytes();
+        OnnxChecker.Check(pruned);
+        Assert.That(model.Graph.Inputs.Single(v => v.Name == "past_key_values.1.value").Shape![1].Value, Is.EqualTo(3), "declared cache shape rewritten");
+        var prunedInputs = inputs.ToDictionary(kv => kv.Key, kv => keptAt.TryGetValue(kv.Key, out var keep) ? Select(kv.Value, 1, keep) : kv.Value);
+        var actual = Oracle.Run(pruned, prunedInputs);
+        foreach (var (name, e) in reference)
+        {
+            var expected = keptAt.TryGetValue(name, out var keep) ? Select(e, 1, keep) : e;
+            var ef = expected.ToFloatArray();
+            var af = actual[name].ToFloatArray();
+            Assert.That(actual[name].Shape, Is.EqualTo(expected.Shape), name);
+            double scale = ef.Max(Math.Abs), diff = ef.Zip(af).Max(p => Math.Abs(p.First - p.Second));
+            Assert.That(diff / scale, Is.LessThanOrEqualTo(Oracle.Tolerance), name);
+        }
+    }
+}
