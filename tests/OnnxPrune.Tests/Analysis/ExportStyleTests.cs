@@ -212,4 +212,60 @@ public class InterfaceChangeTests
             Assert.That(diff / scale, Is.LessThanOrEqualTo(Oracle.Tolerance), name);
         }
     }
+
+    [Test]
+    public async Task PrunerWithInterfaceChangeVerifiesOnTheSmallerCache()
+    {
+        var model = ExportStyleTests.Gpt2(31);
+        var report = await Pruner.With(new AnalysisOptions { AllowInterfaceChange = true }).PruneAsync(model, new PruneOptions
+        {
+            Criterion = new OnnxPrune.Pruning.Importance.MagnitudeCriterion(2),
+            Budget = new UniformRatioBudget(0.5),
+            Verify = new VerificationOptions { Dims = new Dictionary<string, long> { ["batch"] = 1, ["seq"] = 3, ["past"] = 4, ["total"] = 7 } },
+        });
+        Assert.That(report.Verification, Is.Not.Null);
+        Assert.That(report.Verification!.Passed, Is.True, $"max relative difference {report.Verification.MaxRelativeDifference}");
+        Assert.That(report.Verification.MaxRelativeDifference, Is.LessThan(1e-4));
+        Assert.That(model.Graph.Inputs.Where(v => v.Name.StartsWith("past_key_values.")).Select(v => v.Shape![1].Value), Is.All.EqualTo(2), "4 heads → 2 in every cache input");
+        Assert.That(model.Graph.Outputs.Where(v => v.Name.StartsWith("present.")).Select(v => v.Shape![1].Value), Is.All.EqualTo(2));
+    }
+
+    [Test]
+    public void CliFlagUnblocksTheCachedHeads()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"gpt2-style-{Guid.NewGuid():N}.onnx");
+        var output = Path.ChangeExtension(path, ".pruned.onnx");
+        try
+        {
+            ExportStyleTests.Gpt2(32).Save(path);
+            var (code, stdout, _) = Run("analyze", path);
+            Assert.That(code, Is.EqualTo(0));
+            // 4 MLPs prunable; 4 cached head groups, the residual stream and the lm_head (the logits output) blocked.
+            Assert.That(stdout, Does.Contain("Groups: 10, prunable: 4, blocked: 6"), stdout);
+            (code, stdout, _) = Run("analyze", path, "--allow-interface-change");
+            // Any interface dim may change: the heads and the vocabulary; the residual stream stays blocked by its LayerNorms.
+            Assert.That(stdout, Does.Contain("Groups: 10, prunable: 9, blocked: 1"), stdout);
+            (code, stdout, var err) = Run("prune", path, output, "--ratio", "0.5", "--allow-interface-change", "--verify", "--dim", "batch=1", "--dim", "seq=2", "--dim", "past=3");
+            Assert.That(code, Is.EqualTo(0), err);
+            Assert.That(stdout, Does.Contain(": ok"), stdout);
+            Assert.That(OnnxModel.Load(output).Graph.Inputs.Single(v => v.Name == "past_key_values.0.key").Shape![1].Value, Is.EqualTo(2));
+        }
+        finally
+        {
+            File.Delete(path);
+            File.Delete(output);
+        }
+    }
+
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "OnnxPrune.Cli.dll"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        return (p.ExitCode, stdout.Result, stderr);
+    }
 }
