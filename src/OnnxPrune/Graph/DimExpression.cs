@@ -46,7 +46,7 @@ public static class DimExpression
         return node is null || pos != param.Length ? null : node.Eval(dims);
     }
 
-    private static Dim Of(Node? n) => n is null ? Dim.Unknown : n is Node.Num k ? new Dim(k.Value) : new Dim(n.ToString());
+    private static Dim Of(Node? n) => n switch { null => Dim.Unknown, Node.Num k => new Dim(k.Value), Node.Sym y => new Dim(y.Name), _ => new Dim(n.ToString()) };
 
     private static Node? Parse(Dim d)
     {

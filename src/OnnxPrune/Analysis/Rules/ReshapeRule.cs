@@ -78,6 +78,7 @@ public sealed class ReshapeRule : OpRule
         var yi = ctx.Info(y);
         var elements = ctx.Info(shapeValue).Elements;
         bool allowZero = ctx.Node.Attributes.GetInt("allowzero", 0) != 0;
+        if (ChannelShuffle.TryCouple(ctx, elements, allowZero)) return;
         List<Regroup.Segment>? segments = null;
         if (xi.Shape is not null && yi.Shape is not null && elements is not null && elements.Count == yi.Rank)
         {
