@@ -269,3 +269,38 @@ public class InterfaceChangeTests
         return (p.ExitCode, stdout.Result, stderr);
     }
 }
+
+/// <summary>Detection heads and the prunable share of <c>analyze</c>.</summary>
+public class DetectionHeadAndShareTests
+{
+    [Test]
+    public void YoloxHeadsAreTheOnlyBlockedGroupsAndSaySo()
+    {
+        var analysis = DependencyAnalyzer.Analyze(OnnxModel.Load(TestPaths.SharedModel("yolox_nano.onnx")));
+        var blocked = analysis.Blocked.ToList();
+        Assert.That(blocked.Count, Is.InRange(1, 3), string.Join("\n", blocked));
+        foreach (var g in blocked)
+            Assert.That(g.BlockedReasons.Any(r => r.StartsWith("detection/segmentation head") && r.Contains("into graph output 'output'")), Is.True, string.Join("; ", g.BlockedReasons));
+        Assert.That(analysis.Prunable.Count(), Is.GreaterThan(60));
+    }
+
+    [Test]
+    public void PrunableShareCountsOnlyWhatABudgetCanRemove()
+    {
+        var f = new ModelFactory(new Random(3));
+        var x = f.B.Input("x", ElementType.Float, "N", 3, 8, 8);
+        var h = f.B.Relu(f.Conv(x, 3, 4));
+        f.B.Output(f.Conv(h, 4, 2), ElementType.Float, "N", 2, 8, 8);
+        var model = f.B.Build();
+        var analysis = DependencyAnalyzer.Analyze(model);
+        var report = AnalysisReport.Of(model, analysis);
+        Assert.That(analysis.Prunable.Count(), Is.EqualTo(1));
+        Assert.That(analysis.Blocked.Count(), Is.EqualTo(1));
+        // The prunable group (4 channels) covers w1 [4,3,3,3], b1 [4] and w2's columns [2,4,3,3] on axis 1: 184 elements,
+        // of which a budget can remove 3 of 4 channels' worth; the blocked output conv's rows and bias count nothing.
+        Assert.That(AnalysisReport.CoveredParameters(analysis.Prunable), Is.EqualTo(108 + 4 + 72));
+        Assert.That(report.PrunableParameters, Is.EqualTo(3 * (108 + 4 + 72) / 4));
+        Assert.That(report.PrunableShare, Is.EqualTo(138.0 / report.Parameters).Within(1e-12));
+        Assert.That(report.Parameters, Is.EqualTo(108 + 4 + 72 + 2));
+    }
+}
