@@ -221,9 +221,9 @@ public sealed class DependencyAnalyzer
             foreach (var item in items.OfType<ShapeElementItem>())
                 if (StrayUse(item.Constant, owners) is { } stray)
                     Add(reasons, $"shape constant '{item.Constant.Name}' is also read by {stray.OpType} node {stray.DisplayName}");
-            // Detection/segmentation heads: channels that reach a graph output through a Reshape are predictions laid out
+            // Detection/segmentation heads: conv channels that reach a graph output through a Reshape are predictions laid out
             // as (anchors, classes, box) or similar; their number is fixed by the task, not by capacity.
-            if (groupDims.FirstOrDefault(d => d.Value.IsGraphOutput) is { } outDim &&
+            if (root.SourceNode is { OpType: "Conv" or "ConvTranspose" } && groupDims.FirstOrDefault(d => d.Value.IsGraphOutput) is { } outDim &&
                 groupDims.FirstOrDefault(d => d.Value.Producer is { OpType: "Reshape" }) is { } reshaped)
                 Add(reasons, $"detection/segmentation head: its channels are predictions reshaped by {reshaped.Value.Producer!.OpType} node " +
                              $"{reshaped.Value.Producer.DisplayName} into graph output '{outDim.Value.Name}' (e.g. anchors × (classes + box)); their number is fixed by the task");
