@@ -12,12 +12,13 @@ internal static class AnalyzeCommand
     {
         var model = new Argument<FileInfo>("model") { Description = "The ONNX model file." };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of text." };
-        var command = new Command("analyze", "List the model's pruning groups (coupled channels, features, heads), what each couples, and why blocked ones are blocked.") { model, json };
+        var allowInterface = new Option<bool>("--allow-interface-change") { Description = "Graph input/output sizes (e.g. a KV cache's head count) may change: they no longer block groups." };
+        var command = new Command("analyze", "List the model's pruning groups (coupled channels, features, heads), what each couples, and why blocked ones are blocked.") { model, json, allowInterface };
         command.SetAction((parse, ct) =>
         {
             var path = parse.GetValue(model)!.FullName;
             var m = OnnxModel.Load(path);
-            var report = AnalysisReport.Of(m, DependencyAnalyzer.Analyze(m, ct), ct);
+            var report = AnalysisReport.Of(m, DependencyAnalyzer.Analyze(m, new AnalysisOptions { AllowInterfaceChange = parse.GetValue(allowInterface) }, ct), ct);
             if (parse.GetValue(json)) Console.WriteLine(JsonSerializer.Serialize(report, Json.Options));
             else PrintText(path, report);
             return Task.FromResult(ExitCodes.Ok);
@@ -36,6 +37,6 @@ internal static class AnalyzeCommand
             foreach (var b in g.Blocked) Console.WriteLine($"    blocked: {b}");
         }
         Console.WriteLine($"Groups: {r.GroupCount}, prunable: {r.Prunable}, blocked: {r.BlockedCount}");
-        Console.WriteLine($"Prunable parameters: {r.PrunableParameters:N0} of {r.Parameters:N0} ({r.PrunableShare:P1})");
+        Console.WriteLine($"Prunable parameters (removable with every group keeping its minimum): {r.PrunableParameters:N0} of {r.Parameters:N0} ({r.PrunableShare:P1})");
     }
 }

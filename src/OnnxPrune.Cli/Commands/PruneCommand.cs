@@ -11,7 +11,7 @@ namespace OnnxPrune.Cli.Commands;
 
 /// <summary>
 /// <c>onnxprune prune IN OUT [--criterion C | --scores FILE] [--ratio R | --target-params N | --target-macs N | --target-bytes N] [--global] [--per-cost]
-/// [--round-to N] [--min-keep N] [--protect NODE ...] [--seed S] [--dim NAME=VALUE ...] [--report FILE.json] [--verify]</c>.
+/// [--round-to N] [--min-keep N] [--protect NODE ...] [--seed S] [--dim NAME=VALUE ...] [--report FILE.json] [--verify] [--allow-interface-change]</c>.
 /// </summary>
 internal static class PruneCommand
 {
@@ -55,9 +55,13 @@ internal static class PruneCommand
             Description = "Compare the pruned model with the masked original (removed units zeroed) on 2 seeded random inputs with ONNX Runtime; " +
                           "exit code 8 when the max relative difference exceeds 1e-4 (the model is still written, for inspection).",
         };
+        var allowInterface = new Option<bool>("--allow-interface-change")
+        {
+            Description = "Let pruning change graph input/output sizes (e.g. a KV cache's head count); declared shapes are rewritten and whatever feeds the model must use the new sizes.",
+        };
         var command = new Command("prune", "Structurally prune a model: analyse, score, plan a budget, cut, save, report.")
         {
-            input, output, criterion, scoresFile, ratio, targetParams, targetMacs, targetBytes, global, perCost, roundTo, minKeep, protect, seed, dims, report, verify,
+            input, output, criterion, scoresFile, ratio, targetParams, targetMacs, targetBytes, global, perCost, roundTo, minKeep, protect, seed, dims, report, verify, allowInterface,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -83,7 +87,8 @@ internal static class PruneCommand
             var inPath = parse.GetValue(input)!.FullName;
             var outPath = parse.GetValue(output)!.FullName;
             var model = OnnxModel.Load(inPath);
-            var result = await Pruner.Default.PruneAsync(model, options, new StderrProgress(), ct);
+            var pruner = parse.GetValue(allowInterface) ? Pruner.With(new AnalysisOptions { AllowInterfaceChange = true }) : Pruner.Default;
+            var result = await pruner.PruneAsync(model, options, new StderrProgress(), ct);
             model.Save(outPath);
             if (parse.GetValue(report) is { } reportFile) WriteReport(reportFile.FullName, inPath, outPath, result);
             PrintSummary(inPath, outPath, result);

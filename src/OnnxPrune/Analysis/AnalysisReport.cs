@@ -50,7 +50,9 @@ public sealed record GroupReport(int Id, string Key, string Kind, string Root, s
 /// <param name="Prunable">Number of prunable groups.</param>
 /// <param name="BlockedCount">Number of blocked groups.</param>
 /// <param name="Parameters">Total parameters (floating-point constant elements).</param>
-/// <param name="PrunableParameters">Parameters that belong to some prunable unit.</param>
+/// <param name="PrunableParameters">Parameters a budget can actually remove: those of the units of prunable groups when
+/// every prunable group keeps its minimum (<see cref="PruningGroup.MinKeep"/>) units (<see cref="RemovableParameters"/>);
+/// blocked groups and the units every group must keep do not count.</param>
 /// <param name="PrunableShare">PrunableParameters / Parameters.</param>
 public sealed record AnalysisReport(string Fingerprint, IReadOnlyList<GroupReport> Groups, int GroupCount, int Prunable, int BlockedCount, long Parameters, long PrunableParameters, double PrunableShare)
 {
@@ -62,13 +64,20 @@ public sealed record AnalysisReport(string Fingerprint, IReadOnlyList<GroupRepor
         long total = model.Graph.Constants.Where(c => ElementTypes.IsFloatingPoint(c.ElementType)).Sum(c => c.ElementCount);
         var reports = analysis.Groups.Select(g => new GroupReport(g.Id, g.Key, g.Kind.ToString(), g.Root.DisplayName, g.Root.OpType, g.Size,
             CoveredParameters([g]), g.Items.Select(ItemReport.Of).ToArray(), g.BlockedReasons)).ToArray();
-        long prunable = CoveredParameters(analysis.Prunable);
+        long prunable = RemovableParameters(analysis.Prunable);
         return new AnalysisReport(ModelFingerprint.Of(model, cancellationToken).ToString(), reports, reports.Length, analysis.Prunable.Count(), analysis.Blocked.Count(), total, prunable,
             total == 0 ? 0 : (double)prunable / total);
     }
 
     /// <summary>Floating-point constant elements that lie in at least one unit slice of <paramref name="groups"/>.</summary>
-    public static long CoveredParameters(IEnumerable<PruningGroup> groups)
+    public static long CoveredParameters(IEnumerable<PruningGroup> groups) => Count(groups, g => g.Size);
+
+    /// <summary>Floating-point constant elements a budget can remove from <paramref name="groups"/>: the slices of all but
+    /// <see cref="PruningGroup.MinKeep"/> (at least 1) units of each group, the most any plan may remove (a constant cut on
+    /// two axes counts once).</summary>
+    public static long RemovableParameters(IEnumerable<PruningGroup> groups) => Count(groups, g => Math.Max(0, g.Size - Math.Max(1, g.MinKeep)));
+
+    private static long Count(IEnumerable<PruningGroup> groups, Func<PruningGroup, long> units)
     {
         var covered = new Dictionary<Value, Dictionary<int, HashSet<long>>>();
         foreach (var g in groups)
@@ -77,7 +86,8 @@ public sealed record AnalysisReport(string Fingerprint, IReadOnlyList<GroupRepor
                 if (item.Value?.Constant is not { } c || !ElementTypes.IsFloatingPoint(c.ElementType)) continue;
                 if (!covered.TryGetValue(item.Value, out var axes)) covered[item.Value] = axes = new();
                 if (!axes.TryGetValue(item.Axis, out var set)) axes[item.Axis] = set = new();
-                for (long u = 0; u < g.Size; u++) foreach (var p in item.Map.Positions(u)) set.Add(p);
+                long n = units(g);
+                for (long u = 0; u < n; u++) foreach (var p in item.Map.Positions(u)) set.Add(p);
             }
         double sum = 0;
         foreach (var (v, axes) in covered)

@@ -94,13 +94,14 @@ public sealed class CostModel
     private readonly List<ConstantTensor> _constants;
     private readonly List<Node> _uncounted = new();
     private readonly OpRuleRegistry _rules;
+    private readonly Func<Value?, long[]?> _shapeOf;
 
     private CostModel(OnnxModel model, CostOptions options, CancellationToken cancellationToken)
     {
         var graph = model.Graph;
         _rules = options.Rules ?? OpRuleRegistry.Default;
         _constants = graph.Constants.Where(c => ElementTypes.IsFloatingPoint(c.ElementType)).ToList();
-        var shapeOf = ConcreteShapes(model, options, _rules);
+        var shapeOf = _shapeOf = ConcreteShapes(model, options, _rules);
         MissingDims = Missing(graph, options);
         long parameters = 0, bytes = 0, macs = 0;
         foreach (var c in _constants)
@@ -183,6 +184,7 @@ public sealed class CostModel
     public ModelCost Estimate(IEnumerable<(PruningGroup Group, long Kept)> kept)
     {
         ArgumentNullException.ThrowIfNull(kept);
+        kept = kept.ToList();
         // (constant, axis) → positions removed
         var removed = new Dictionary<ConstantTensor, Dictionary<int, long>>(ReferenceEqualityComparer.Instance);
         foreach (var (group, k) in kept)
@@ -219,6 +221,33 @@ public sealed class CostModel
         }
         double macs = Total.Macs;
         foreach (var (node, f) in macFactor) macs -= _macs[node] * (1 - f);
+        // Nodes that read no weight (attention's Q·Kᵀ, scores·V) are counted again on their shrunken activation shapes.
+        var shrunk = new Dictionary<Value, Dictionary<int, long>>();
+        foreach (var (group, k) in kept)
+        {
+            long units = group.Size - k;
+            if (units <= 0) continue;
+            foreach (var item in group.ActivationDims)
+            {
+                if (!shrunk.TryGetValue(item.Value, out var axes)) shrunk[item.Value] = axes = new Dictionary<int, long>();
+                axes[item.Axis] = axes.GetValueOrDefault(item.Axis) + units * item.Map.PositionsPerUnit;
+            }
+        }
+        if (shrunk.Count > 0)
+            foreach (var (node, m) in _macs)
+            {
+                if (macFactor.ContainsKey(node) || !node.Inputs.Any(v => v is not null && shrunk.ContainsKey(v))) continue;
+                if (node.Inputs.Any(v => v is not null && IsWeight(v))) continue;
+                long[]? Shrunk(Value? v)
+                {
+                    if (_shapeOf(v) is not { } shape) return null;
+                    if (v is null || !shrunk.TryGetValue(v, out var axes)) return shape;
+                    var copy = (long[])shape.Clone();
+                    foreach (var (axis, r) in axes) if (axis < copy.Length) copy[axis] = Math.Max(0, copy[axis] - r);
+                    return copy;
+                }
+                if (_rules.Find(node)!.Macs(new MacContext(node, Shrunk)) is long after) macs -= m - after;
+            }
         return new ModelCost(parameters, bytes, (long)Math.Round(macs));
     }
 
@@ -261,6 +290,18 @@ public sealed class CostModel
                     missing.Add(string.IsNullOrWhiteSpace(shape[i].Param) ? $"{input.Name}[{i}]" : shape[i].Param!);
         }
         return missing.ToArray();
+    }
+
+    // A value that is a constant or is computed from constants only through reorder-only ops (a weight operand).
+    private static bool IsWeight(Value v)
+    {
+        for (var cur = v; cur is not null;)
+        {
+            if (cur.Constant is not null) return true;
+            if (cur.Producer is not { } p || !ReorderOnly.OpTypes.Contains(p.OpType)) return false;
+            cur = p.Input(0);
+        }
+        return false;
     }
 
     // Counted nodes that read the constant as a weight operand (their rule's MacWeightInputs), directly or through

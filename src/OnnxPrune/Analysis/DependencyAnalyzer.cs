@@ -18,6 +18,15 @@ public sealed record DependencyAnalysis(IReadOnlyList<PruningGroup> Groups, Shap
     public OpRuleRegistry Rules { get; init; } = OpRuleRegistry.Default;
 }
 
+/// <summary>Options of <see cref="DependencyAnalyzer"/>.</summary>
+public sealed record AnalysisOptions
+{
+    /// <summary>Let groups change the model's interface: dimensions of graph inputs and outputs (a KV cache's head
+    /// count, say) no longer block, and pruning rewrites their declared shapes. Whatever feeds or reads the model (the
+    /// runtime that keeps the cache) must then use the new sizes. Off by default.</summary>
+    public bool AllowInterfaceChange { get; init; }
+}
+
 /// <summary>
 /// Finds every prunable unit of a model and groups them. Each channel-carrying dimension (value, axis) with a known
 /// size contributes one union-find element per position; op rules (<see cref="OpRule.Couple"/>) unite positions that
@@ -36,6 +45,16 @@ public sealed class DependencyAnalyzer
 
     /// <summary>Creates an analyser over a rule registry (default: <see cref="OpRuleRegistry.Default"/>).</summary>
     public DependencyAnalyzer(OpRuleRegistry? rules = null) => _rules = rules ?? OpRuleRegistry.Default;
+
+    /// <summary>Creates an analyser over a rule registry with options.</summary>
+    public DependencyAnalyzer(OpRuleRegistry? rules, AnalysisOptions? options) : this(rules) => _options = options ?? new AnalysisOptions();
+
+    private readonly AnalysisOptions _options = new();
+
+    /// <summary>Analyses a model (not modified) with options (e.g. <see cref="AnalysisOptions.AllowInterfaceChange"/>).</summary>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public static DependencyAnalysis Analyze(OnnxModel model, AnalysisOptions? options, CancellationToken cancellationToken = default) =>
+        new DependencyAnalyzer(null, options).Run(model, cancellationToken);
 
     /// <summary>Analyses a model (not modified).</summary>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
@@ -82,8 +101,13 @@ public sealed class DependencyAnalyzer
         {
             var v = d.Value;
             var reasons = d.OpaqueReasons;
-            if (v.IsGraphInput && v.Initializer is null) Add(reasons, $"'{v.Name}' is a graph input");
-            if (v.IsGraphOutput) Add(reasons, $"'{v.Name}' is a graph output");
+            if (!_options.AllowInterfaceChange)
+            {
+                if (v.IsGraphInput && v.Initializer is null) Add(reasons, $"'{v.Name}' is a graph input (the model's interface)");
+                if (v.IsGraphOutput) Add(reasons, $"'{v.Name}' is a graph output (the model's interface)");
+            }
+            else if ((v.IsGraphInput && v.Initializer is null || v.IsGraphOutput) && !(v.HasType && v.Shape is { } s && d.Axis < s.Count && s[d.Axis].IsKnown))
+                Add(reasons, $"'{v.Name}' is a graph {(v.IsGraphOutput ? "output" : "input")} without a declared size on axis {d.Axis}");
             if (opaqueValues.TryGetValue(v, out var vr)) foreach (var r in vr) Add(reasons, r);
             if (v.Constant is null && v.Producer is { } p && !acks.Contains((p, v, d.Axis)) && !ackAll.Contains((p, v)))
                 Add(reasons, Unmapped(p, v, d.Axis, "writes"));
@@ -157,6 +181,7 @@ public sealed class DependencyAnalyzer
         {
             int id = groups.Count;
             var items = new List<GroupItem>();
+            var activations = new List<ValueDimItem>();
             var reasons = new List<string>();
             var seenShape = new HashSet<(Value, int)>();
             var seenAttr = new HashSet<(Node, string, int)>();
@@ -172,8 +197,12 @@ public sealed class DependencyAnalyzer
                 var v = d.Value;
                 if (v.Constant is not null)
                     items.Add(new ConstantSliceItem { Value = v, Reader = v.Consumers.FirstOrDefault(), Axis = d.Axis, Map = map, IsScored = d.Scored });
-                else if (v.HasType && v.Shape is { } s && d.Axis < s.Count)
-                    items.Add(new ValueDimItem { Value = v, Axis = d.Axis, Map = map });
+                else
+                {
+                    var dim = new ValueDimItem { Value = v, Axis = d.Axis, Map = map };
+                    activations.Add(dim);
+                    if (v.HasType && v.Shape is { } s && d.Axis < s.Count) items.Add(dim);
+                }
                 var regions = d.Regions.Where(r => perUnit[0].All(p => p >= r.Start && p < r.End)).ToList();
                 foreach (var (constant, index, owner) in d.ShapeElements.Concat(regions.SelectMany(r => r.ShapeElements)))
                 {
@@ -192,6 +221,12 @@ public sealed class DependencyAnalyzer
             foreach (var item in items.OfType<ShapeElementItem>())
                 if (StrayUse(item.Constant, owners) is { } stray)
                     Add(reasons, $"shape constant '{item.Constant.Name}' is also read by {stray.OpType} node {stray.DisplayName}");
+            // Detection/segmentation heads: conv channels that reach a graph output through a Reshape are predictions laid out
+            // as (anchors, classes, box) or similar; their number is fixed by the task, not by capacity.
+            if (root.SourceNode is { OpType: "Conv" or "ConvTranspose" } && groupDims.FirstOrDefault(d => d.Value.IsGraphOutput) is { } outDim &&
+                groupDims.FirstOrDefault(d => d.Value.Producer is { OpType: "Reshape" }) is { } reshaped)
+                Add(reasons, $"detection/segmentation head: its channels are predictions reshaped by {reshaped.Value.Producer!.OpType} node " +
+                             $"{reshaped.Value.Producer.DisplayName} into graph output '{outDim.Value.Name}' (e.g. anchors × (classes + box)); their number is fixed by the task");
             var rootNode = root.SourceNode!;
             long rootPerUnit = unitList[0].Positions[root.Id].Count;
             var kind = rootPerUnit > 1 && root.SourceKind == GroupKind.Features ? GroupKind.AttentionHeads
@@ -200,7 +235,7 @@ public sealed class DependencyAnalyzer
                 : root.SourceKind!.Value;
             var key = KeyOf(rootNode, root, items, unitList);
             if (!keys.Add(key) && !keys.Add(key += $"~{root.Value.Name}:{root.Axis}")) keys.Add(key += $"#{id}");
-            groups.Add(new PruningGroup { Id = id, Key = key, Kind = kind, Root = rootNode, Size = unitList.Count, Items = items, BlockedReasons = reasons });
+            groups.Add(new PruningGroup { Id = id, Key = key, Kind = kind, Root = rootNode, Size = unitList.Count, Items = items, ActivationDims = activations, BlockedReasons = reasons });
         }
         // A shape constant element rewritten by different groups through different nodes cannot satisfy both.
         foreach (var ((constant, index), uses) in shapeUses)

@@ -49,6 +49,11 @@ public sealed record PruningGroup
     /// <summary>Every coupled edit.</summary>
     public required IReadOnlyList<GroupItem> Items { get; init; }
 
+    /// <summary>Every activation (non-constant) dimension the group's units occupy, declared or not, with its map: what
+    /// the cost model needs to re-count nodes without weights (attention's Q·Kᵀ and scores·V shrink with the heads).
+    /// Not edits: surgery uses <see cref="Items"/>.</summary>
+    public IReadOnlyList<ValueDimItem> ActivationDims { get; init; } = Array.Empty<ValueDimItem>();
+
     /// <summary>Why the group may not be pruned; empty when prunable.</summary>
     public IReadOnlyList<string> BlockedReasons { get; init; } = Array.Empty<string>();
 

@@ -7,9 +7,10 @@ namespace OnnxPrune.Graph;
 /// shapes (for MAC counting, for a training graph at a fixed batch) are the same inference with these bindings
 /// substituted into the graph inputs' and declared values' dims, so there is one set of per-op shape rules.
 /// </summary>
-/// <remarks>Substitution goes through <see cref="Resolve(Dim)"/> only. A dim is a leaf today (a size, a name or
-/// unknown); when dims become expressions over names (symbolic shape evaluation through Shape → Gather → Concat →
-/// Reshape), evaluating an expression under the bindings belongs here, and the rules keep reading <see cref="Dim"/>s.</remarks>
+/// <remarks>Substitution goes through <see cref="Resolve(Dim)"/> only. A dim is a size, a name, an expression over
+/// names (<see cref="DimExpression"/>: computed by the shape engine, e.g. a Conv window over a symbolic width or a
+/// Reshape target read from Shape) or unknown; expressions are evaluated here, and the rules keep reading
+/// <see cref="Dim"/>s.</remarks>
 /// <param name="Dims">Symbolic name → size (e.g. "height" → 640).</param>
 /// <param name="Batch">The size of a data input's first dim when it is symbolic and not in <paramref name="Dims"/>, or
 /// unknown (no size given); null leaves such a dim symbolic.</param>
@@ -40,7 +41,9 @@ public sealed record DimBindings(IReadOnlyDictionary<string, long> Dims, long? B
     public static DimBindings None { get; } = new(new Dictionary<string, long>());
 
     /// <summary>The dim with its symbol replaced by its bound size when there is one.</summary>
-    public Dim Resolve(Dim dim) => dim.IsKnown || dim.Param is not { } p || !Dims.TryGetValue(p, out var size) ? dim : new Dim(size);
+    /// <remarks>An expression dim (<see cref="DimExpression"/>, e.g. a Conv window over a symbolic width) is evaluated
+    /// when every name in it is bound.</remarks>
+    public Dim Resolve(Dim dim) => dim.IsKnown || dim.Param is not { } p || DimExpression.Evaluate(p, Dims) is not long size ? dim : new Dim(size);
 
     /// <summary>A shape with every bound symbol replaced; <paramref name="isDataInput"/> also binds the first dim to
     /// <see cref="Batch"/> when it stays unresolved.</summary>

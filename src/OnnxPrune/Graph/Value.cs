@@ -92,7 +92,7 @@ public sealed class Value
             {
                 var d = new TensorShapeProto.Types.Dimension();
                 if (value[i].Value is long v) d.DimValue = v;
-                else if (value[i].Param is string p) d.DimParam = p;
+                else if (value[i].Param is string p && !DimExpression.IsExpression(p)) d.DimParam = p; // expressions stay internal
                 // Keep a dimension's denotation (e.g. DATA_BATCH) when the rank is unchanged.
                 if (old is not null && old.Dim.Count == value.Count && old.Dim[i].HasDenotation) d.Denotation = old.Dim[i].Denotation;
                 shape.Dim.Add(d);

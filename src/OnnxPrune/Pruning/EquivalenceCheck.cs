@@ -28,6 +28,11 @@ public sealed record VerificationOptions
     /// peak at 4e-5 on random inputs) otherwise turn float32 rounding (1.5e-7 absolute, 2e-7 relative on the logits)
     /// into a 3e-3 "relative" error.</summary>
     public double ScaleFloor { get; init; } = 0.01;
+
+    /// <summary>Graph inputs and outputs whose size changed (<see cref="Analysis.AnalysisOptions.AllowInterfaceChange"/>):
+    /// name → the axis and the positions the pruned model keeps. The pruned model gets those inputs sliced, and the
+    /// reference's outputs are sliced before comparing. <see cref="Pruner"/> fills this from the plan.</summary>
+    public IReadOnlyDictionary<string, (int Axis, long[] Kept)> Interface { get; init; } = new Dictionary<string, (int Axis, long[] Kept)>();
 }
 
 /// <summary>
@@ -60,9 +65,13 @@ public static class EquivalenceCheck
             cancellationToken.ThrowIfCancellationRequested();
             var inputs = RandomInputs.Create(expectedSession.InputMetadata, options.Seed + sample, dims);
             var expected = expectedSession.RunTensors(inputs);
-            var actual = actualSession.RunTensors(inputs);
-            foreach (var (name, e) in expected)
+            var actual = actualSession.RunTensors(options.Interface.Count == 0 ? inputs
+                : inputs.ToDictionary(kv => kv.Key, kv => options.Interface.TryGetValue(kv.Key, out var cut) ? TensorSlicing.Keep(kv.Value, cut.Axis, cut.Kept) : kv.Value));
+            foreach (var (name, full) in expected)
+            {
+                var e = options.Interface.TryGetValue(name, out var cut) ? TensorSlicing.Keep(full, cut.Axis, cut.Kept) : full;
                 worst = Math.Max(worst, actual.TryGetValue(name, out var a) ? RelativeDifference(e, a, options.ScaleFloor) : double.PositiveInfinity);
+            }
         }
         return new VerificationResult(worst, options.Samples, worst <= options.Tolerance, options.Tolerance);
     }

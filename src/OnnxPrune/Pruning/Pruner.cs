@@ -70,6 +70,15 @@ public sealed class Pruner
     /// <summary>The pipeline over <see cref="DependencyAnalyzer"/> and <see cref="PruningSurgery"/>.</summary>
     public static Pruner Default { get; } = new((model, ct) => DependencyAnalyzer.Analyze(model, ct).Groups, (model, masks, ct) => PruningSurgery.Apply(model, masks, ct));
 
+    /// <summary>The default pipeline with analysis options (e.g. <see cref="AnalysisOptions.AllowInterfaceChange"/>; with
+    /// it, verification feeds the pruned model the kept positions of changed inputs and compares the kept positions of
+    /// changed outputs).</summary>
+    public static Pruner With(AnalysisOptions analysis)
+    {
+        ArgumentNullException.ThrowIfNull(analysis);
+        return new((model, ct) => DependencyAnalyzer.Analyze(model, analysis, ct).Groups, (model, masks, ct) => PruningSurgery.Apply(model, masks, ct));
+    }
+
     /// <summary>Creates a pipeline over an analyser and a surgery.</summary>
     public Pruner(GroupAnalyzer analyze, MaskSurgery surgery)
     {
@@ -138,8 +147,15 @@ public sealed class Pruner
         VerificationResult? verification = null;
         if (reference is not null)
         {
+            // Interface dims cut by the plan (only with AnalysisOptions.AllowInterfaceChange): feed and compare the kept positions.
+            var cuts = new Dictionary<string, (int Axis, long[] Kept)>(options.Verify!.Interface, StringComparer.Ordinal);
+            foreach (var mask in plan.Masks)
+                foreach (var item in mask.Group.Items.OfType<ValueDimItem>().Where(i => (i.Value.IsGraphInput && i.Value.Initializer is null) || i.Value.IsGraphOutput))
+                    if (mask.Kept.Count < mask.Group.Size)
+                        cuts[item.Value.Name] = (item.Axis, mask.Kept.SelectMany(u => item.Map.Positions(u)).Order().ToArray());
+            var verifyOptions = options.Verify with { Interface = cuts };
             progress?.Report(new PruneProgress(PruneStage.Verify, "comparing with the masked reference on ONNX Runtime"));
-            verification = EquivalenceCheck.Run(reference, model, options.Verify, cancellationToken);
+            verification = EquivalenceCheck.Run(reference, model, verifyOptions, cancellationToken);
             Lap("verify");
         }
 

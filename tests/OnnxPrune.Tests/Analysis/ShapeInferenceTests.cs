@@ -18,8 +18,16 @@ public class ShapeInferenceTests
         var cat = f.B.Concat(1, p, p);
         f.B.Output(cat);
         var info = ShapeInference.Infer(f.B.Build().Graph);
-        Assert.That(Dim.Format(info[c].Shape), Is.EqualTo("[N,8,?,8]"));
-        Assert.That(Dim.Format(info[cat].Shape), Is.EqualTo("[N,16,?,4]"));
+        // The symbolic H becomes an expression dim (DimExpression): ⌊(H + 2 − 3) / 2⌋ + 1, then ⌊(· − 2) / 2⌋ + 1.
+        Assert.That(Dim.Format(info[c].Shape), Does.Match(@"^\[N,8,\(.*\{H\}.*\),8\]$"));
+        Assert.That(Dim.Format(info[cat].Shape), Does.Match(@"^\[N,16,\(.*\{H\}.*\),4\]$"));
+        foreach (var h in new long[] { 16, 17, 31, 224 })
+        {
+            var bound = new DimBindings(new Dictionary<string, long> { ["H"] = h });
+            Assert.That(bound.Resolve(info[c].Shape![2]).Value, Is.EqualTo((h + 2 - 3) / 2 + 1));
+            Assert.That(bound.Resolve(info[cat].Shape![2]).Value, Is.EqualTo(((h + 2 - 3) / 2 + 1 - 2) / 2 + 1));
+        }
+        Assert.That(DimBindings.None.Resolve(info[c].Shape![2]).IsKnown, Is.False, "unbound names stay symbolic");
     }
 
     [Test]

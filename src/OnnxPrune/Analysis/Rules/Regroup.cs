@@ -26,6 +26,10 @@ internal static class Regroup
             if (!input[i].IsKnown || !output[j].IsKnown)
             {
                 if (!input[i].IsKnown && !output[j].IsKnown && pairs(i, j)) { segments.Add(new([i], [j])); i++; j++; continue; }
+                // A symbolic merge or split (e.g. [B, T, C] → [B·T, C] around a Gemm and back): the product of consecutive
+                // dims on one side equals the expression dim on the other (DimExpression's canonical form).
+                if (SymbolicRun(input, i, output[j]) is int ie) { segments.Add(new(Enumerable.Range(i, ie - i + 1).ToArray(), [j])); i = ie + 1; j++; continue; }
+                if (SymbolicRun(output, j, input[i]) is int je) { segments.Add(new([i], Enumerable.Range(j, je - j + 1).ToArray())); i++; j = je + 1; continue; }
                 return null;
             }
             var ins = new List<int> { i };
@@ -50,6 +54,20 @@ internal static class Regroup
         return segments;
     }
 
+    // The last index k ≥ start + 1 such that dims[start..k] multiply to the symbolic dim target, or null.
+    private static int? SymbolicRun(IReadOnlyList<Dim> dims, int start, Dim target)
+    {
+        if (target.IsKnown || target.Param is null) return null;
+        var acc = dims[start];
+        for (int k = start + 1; k < dims.Count; k++)
+        {
+            acc = DimExpression.Mul(acc, dims[k]);
+            if (!acc.IsKnown && acc.Param is null) return null;
+            if (acc.Param == target.Param) return k;
+        }
+        return null;
+    }
+
     /// <summary>Declares the couplings of the segments. <paramref name="outputElement"/> handles the output axis of a
     /// segment whose size changes with pruning (target-shape rewrites); it returns false when the size cannot follow.</summary>
     public static void Couple(CouplingContext ctx, Value x, Value y, List<Segment> segments, Func<int, bool> outputElement)
@@ -61,10 +79,31 @@ internal static class Regroup
             foreach (var a in s.In.Except(ins)) ctx.Acknowledge(x, a);
             foreach (var a in s.Out.Except(outs)) ctx.Acknowledge(y, a);
             if (ins.Length == 0 && outs.Length == 0) continue;
+            if ((ins.Length > 1 || outs.Length > 1) && (ins.Any(a => ctx.Size(x, a) is null) || outs.Any(a => ctx.Size(y, a) is null)))
+            {
+                // A merge/split of symbolic dims (batch·tokens): such axes carry no units; their target elements follow the
+                // run-time sizes or are -1 (the Cut checked the product).
+                foreach (var a in ins) ctx.Acknowledge(x, a);
+                foreach (var a in outs) ctx.Acknowledge(y, a);
+                continue;
+            }
             if (ins.Length == 1 && outs.Length == 1)
             {
                 ctx.Same(x, ins[0], y, outs[0]);
                 if (!outputElement(outs[0])) ctx.Opaque(y, outs[0], $"{ctx.Where}: target size of axis {outs[0]} is computed at run time in a way that cannot be mapped");
+            }
+            else if (ins.Length == 1 && outs.Length >= 3 && ctx.Size(y, outs[0]) is 2 or 3 && outs.All(a => ctx.Size(y, a) is not null))
+            {
+                // Fused projections split as [.., 3 (q/k/v) or 2 (k/v), heads, head dim]: the units are the heads (the
+                // middle axis); position p of the input axis belongs to head (p / inner) mod heads, in every part.
+                int m = outs[1];
+                long heads = ctx.Size(y, m)!.Value;
+                long inner = outs.Skip(2).Aggregate(1L, (p, a) => p * ctx.Size(y, a)!.Value);
+                long total = ctx.Size(x, ins[0])!.Value;
+                for (long p = 0; p < total; p++) ctx.Couple(y, m, p / inner % heads, x, ins[0], p);
+                if (!outputElement(m)) ctx.Opaque(y, m, $"{ctx.Where}: target size of axis {m} is computed at run time in a way that cannot be mapped");
+                foreach (var a in outs.Where(a => a != m))
+                    ctx.Opaque(y, a, a == outs[0] ? $"{ctx.Where}: axis {a} separates the fused parts" : $"{ctx.Where}: axis {a} is an inner axis of a split");
             }
             else if (ins.Length == 1)
             {

@@ -48,7 +48,14 @@ public sealed class ReshapeRule : OpRule
                 foreach (var p in outUnknown) rest.Remove(p);
                 dims[inferred] = rest.Count == 1 && rest[0] is { } param ? new Dim(param) : Dim.Unknown;
             }
-            else dims[inferred] = Dim.Unknown;
+            else
+            {
+                // Symbolic: -1 = (product of the input dims) / (product of the other output dims) when those are known,
+                // an expression dim (e.g. [B, T, C] → [-1, C] gives B·T).
+                var rest = x.Shape.Aggregate(new Dim(1), DimExpression.Mul);
+                long pout = dims.Where((d, j) => j != inferred && d.IsKnown).Aggregate(1L, (p, d) => p * d.Value!.Value);
+                dims[inferred] = outUnknown.Count == 0 && pout > 0 && (rest.IsKnown || rest.Param is not null) ? DimExpression.FloorDiv(rest, pout) : Dim.Unknown;
+            }
         }
         return dims;
     }
@@ -58,7 +65,7 @@ public sealed class ReshapeRule : OpRule
     {
         var x = ctx.Input(0);
         var dims = Target(x, ctx.Input(1), ctx.Node.Attributes.GetInt("allowzero", 0) != 0,
-            (v, a) => v == ctx.Node.Input(0) && x.Shape is { } s && a < s.Count ? s[a] : Dim.Unknown);
+            (v, a) => ctx.Info(v).Shape is { } s && a < s.Count ? s[a] : Dim.Unknown);
         ctx.SetOutput(0, x.ElementType, dims);
     }
 
@@ -71,6 +78,7 @@ public sealed class ReshapeRule : OpRule
         var yi = ctx.Info(y);
         var elements = ctx.Info(shapeValue).Elements;
         bool allowZero = ctx.Node.Attributes.GetInt("allowzero", 0) != 0;
+        if (ChannelShuffle.TryCouple(ctx, elements, allowZero)) return;
         List<Regroup.Segment>? segments = null;
         if (xi.Shape is not null && yi.Shape is not null && elements is not null && elements.Count == yi.Rank)
         {

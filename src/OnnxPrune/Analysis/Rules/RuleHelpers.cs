@@ -40,8 +40,19 @@ internal static class RuleHelpers
     /// <c>(out − 1)·s ≥ n + pb</c>); <c>eff = d·(k − 1) + 1</c>. SAME: <c>⌈n / s⌉</c>; VALID: <c>⌊(n − eff) / s⌋ + 1</c>.</remarks>
     public static Dim Window(Dim input, long kernel, long stride, long dilation, long padBegin, long padEnd, string autoPad, bool ceil = false)
     {
-        if (input.Value is not long n) return Dim.Unknown;
         long eff = dilation * (kernel - 1) + 1;
+        if (input.Value is not long n)
+        {
+            // A symbolic size gives an expression dim (DimExpression), so equal computations pair up downstream.
+            if (input.Param is null || stride <= 0) return Dim.Unknown;
+            return autoPad switch
+            {
+                "SAME_UPPER" or "SAME_LOWER" => DimExpression.FloorDiv(DimExpression.Add(input, stride - 1), stride),
+                "VALID" => DimExpression.Add(DimExpression.FloorDiv(DimExpression.Add(input, -eff), stride), 1),
+                _ when ceil => Dim.Unknown,
+                _ => DimExpression.Add(DimExpression.FloorDiv(DimExpression.Add(input, padBegin + padEnd - eff), stride), 1),
+            };
+        }
         return autoPad switch
         {
             "SAME_UPPER" or "SAME_LOWER" => new Dim((n + stride - 1) / stride),

@@ -27,6 +27,9 @@ public sealed class ShapeContext
     /// <summary>Number of inputs (including omitted ones).</summary>
     public int InputCount => Node.Inputs.Count;
 
+    /// <summary>What is known so far about any value (e.g. the value a tracked Shape element reads).</summary>
+    public TensorInfo Info(Value value) => _infos.GetValueOrDefault(value) ?? TensorInfo.Unknown;
+
     /// <summary>The known values of a small integer input (e.g. a Reshape target), or null.</summary>
     public long[]? InputValues(int index) => Input(index).KnownValues;
 
