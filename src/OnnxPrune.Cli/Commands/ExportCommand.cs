@@ -27,6 +27,7 @@ internal static class ExportCommand
         var perChannel = new Option<bool>("--per-channel") { Description = "One weight scale per output channel (default: per tensor)." };
         var reduceRange = new Option<bool>("--reduce-range") { Description = "7-bit weights (x86 CPUs without VNNI)." };
         var dynamic = new Option<bool>("--dynamic") { Description = "With --int8: dynamic quantization of MatMuls (no calibration; for transformers)." };
+        var opset = new Option<int?>("--opset") { Description = "Declare default-domain opset 16 or 17 (not below the model's), upgrading older ops first." };
         var fp16 = new Option<bool>("--fp16") { Description = "Convert to float16." };
         var keepIo = new Option<bool>("--keep-io-types") { Description = "With --fp16: keep float32 inputs and outputs." };
         var check = new Option<string?>("--check") { Description = "Data set whose test split gives the accuracy before and after.", HelpName = "DATA" };
@@ -35,7 +36,7 @@ internal static class ExportCommand
         var seed = new Option<int>("--seed") { Description = "Seed for random inputs and calibration sampling.", DefaultValueFactory = _ => 42 };
         var command = new Command("export", "Prepare a model for an edge runtime: BN folding, cleanup, INT8 (QDQ) or FP16; checks equivalence, accuracy, latency and size.")
         {
-            input, output, foldBn, cleanup, int8, calibrate, classes, images, method, percentile, perChannel, reduceRange, dynamic, fp16, keepIo, check, report, runs, seed,
+            input, output, foldBn, cleanup, int8, calibrate, classes, images, method, percentile, perChannel, reduceRange, dynamic, opset, fp16, keepIo, check, report, runs, seed,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -54,6 +55,7 @@ internal static class ExportCommand
                 Percentile = parse.GetValue(percentile),
                 PerChannel = parse.GetValue(perChannel),
                 ReduceRange = parse.GetValue(reduceRange),
+                Opset = parse.GetValue(opset),
                 Float16 = parse.GetValue(fp16),
                 KeepIoTypes = parse.GetValue(keepIo),
                 CheckData = parse.GetValue(check),

@@ -44,6 +44,10 @@ public sealed record ExportOptions
     /// <summary>Upper percentile for <see cref="CalibrationMethod.Percentile"/> (default 99.99).</summary>
     public double Percentile { get; init; } = 99.99;
 
+    /// <summary>Declare this default-domain opset (16 or 17, not below the model's), upgrading older ops first
+    /// (<see cref="SetOpsetPass"/>); null keeps the model's.</summary>
+    public int? Opset { get; init; }
+
     /// <summary>Convert to float16.</summary>
     public bool Float16 { get; init; }
 

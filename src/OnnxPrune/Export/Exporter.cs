@@ -24,6 +24,7 @@ public static class Exporter
     {
         ArgumentNullException.ThrowIfNull(options);
         var pipeline = new PassPipeline();
+        if (options.Opset is int opset) pipeline.Add(new SetOpsetPass(opset));
         if (options.Cleanup) pipeline.Add(new RemoveIdentityPass());
         if (options.FoldBatchNorm) pipeline.Add(new FoldBatchNormPass());
         if (options.Cleanup) pipeline.Add(new FoldShapeConstantsPass()).Add(new DeduplicateConstantsPass());

@@ -94,6 +94,9 @@ public sealed class PruneStepOptions
 {
     /// <summary>--criterion.</summary>
     public string Criterion { get; set; } = "l2";
+    /// <summary>--allow-interface-change: groups that reach graph inputs/outputs may be pruned (their declared shapes
+    /// are rewritten; see the README).</summary>
+    public bool AllowInterfaceChange { get; set; }
     /// <summary>--scores (a scores file; relative to the pipeline file).</summary>
     public string? Scores { get; set; }
     /// <summary>--ratio.</summary>
@@ -266,6 +269,8 @@ public sealed class ExportStepOptions
     public bool ReduceRange { get; set; }
     /// <summary>--dynamic.</summary>
     public bool Dynamic { get; set; }
+    /// <summary>--opset: declare opset 16 or 17 (older ops upgraded first).</summary>
+    public int? Opset { get; set; }
     /// <summary>--fp16.</summary>
     public bool Fp16 { get; set; }
     /// <summary>--keep-io-types.</summary>
@@ -295,6 +300,7 @@ public sealed class ExportStepOptions
             Percentile = Percentile,
             PerChannel = PerChannel,
             ReduceRange = ReduceRange,
+            Opset = Opset,
             Float16 = Fp16,
             KeepIoTypes = KeepIoTypes,
             CheckData = Check,
