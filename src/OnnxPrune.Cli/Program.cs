@@ -12,5 +12,7 @@ root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(FinetuneCommand.Create());
 root.Subcommands.Add(EvalCommand.Create());
+root.Subcommands.Add(LibraryCommand.Create());
+root.Subcommands.Add(AdaptCommand.Create());
 VersionAction.Install(root);
 return ExitCodes.Invoke(root, args);
