@@ -44,6 +44,9 @@ public sealed record AdaptOptions
 
     /// <summary>Embedding sampling.</summary>
     public EmbeddingOptions EmbeddingOptions { get; init; } = new();
+
+    /// <summary>Ablation: vote with K entries drawn at random (seeded by <see cref="Seed"/>, uniform weights) instead of the nearest.</summary>
+    public bool RandomNeighbors { get; init; }
 }
 
 /// <summary>One neighbour that voted: its entry, similarity, vote weight and the final mask's agreement (IoU) with it.</summary>
@@ -115,7 +118,7 @@ public static class TaskAdapter
 
         progress?.Report(new TaskProgress("embed", $"embedding {task.Describe()} ({options.Embedding})"));
         var fullTrain = TaskData.Load(options.Data, train: true);
-        var kinds = options.Embedding switch
+        var kinds = options.RandomNeighbors ? Array.Empty<string>() : options.Embedding switch
         {
             SimilarityKind.Features => new[] { TaskEmbeddingKinds.Features },
             SimilarityKind.Fisher => new[] { TaskEmbeddingKinds.Fisher },
@@ -124,7 +127,9 @@ public static class TaskAdapter
         var embeddings = await TaskEmbedder.EmbedAsync(baseModel, fullTrain, options.Classes, kinds, options.EmbeddingOptions, cancellationToken).ConfigureAwait(false);
         Lap("embed");
 
-        var neighbors = TaskSimilarity.NearestTasks(new TaskQuery(task, embeddings), entries, options.Neighbors, options.Embedding);
+        var neighbors = options.RandomNeighbors
+            ? entries.OrderBy(e => e.Id, StringComparer.Ordinal).ToArray().Shuffled(options.Seed).Take(options.Neighbors).Select(e => new TaskNeighbor(e, 0)).ToArray()
+            : TaskSimilarity.NearestTasks(new TaskQuery(task, embeddings), entries, options.Neighbors, options.Embedding);
         if (neighbors.Count == 0) throw new TaskLibraryException($"{library.Root}: no entry has a {options.Embedding} embedding to compare with.", library.Root);
         progress?.Report(new TaskProgress("neighbors", string.Join("; ", neighbors.Select(n => FormattableString.Invariant($"{n.Entry.Task.Describe()} {n.Similarity:F3}")))));
 
@@ -132,7 +137,7 @@ public static class TaskAdapter
         var groups = DependencyAnalyzer.Analyze(work, cancellationToken).Groups;
         var l2 = await new MagnitudeCriterion(2).ScoreAsync(ImportanceContext.For(work, groups), cancellationToken).ConfigureAwait(false);
         var tieBreak = groups.Where(g => l2.TryGet(g.Id, out _)).ToDictionary(g => g.Key, g => l2[g.Id].Select(v => (float)v).ToArray(), StringComparer.Ordinal);
-        var votes = ScoreMask.Combine(neighbors, options.Weighting, tieBreak, fingerprint.Hex);
+        var votes = ScoreMask.Combine(neighbors, options.RandomNeighbors ? VoteWeighting.Uniform : options.Weighting, tieBreak, fingerprint.Hex);
         Lap("neighbors");
 
         progress?.Report(new TaskProgress("prune", $"one-shot pruning to {options.Budget.Describe()}"));
@@ -211,6 +216,16 @@ public static class TaskAdapter
                 foreach (var o in c.Outputs)
                     if (o is not null) pending.Push(o);
         }
+    }
+}
+
+internal static class ShuffleExtensions
+{
+    public static T[] Shuffled<T>(this T[] items, int seed)
+    {
+        var copy = items.ToArray();
+        new Random(seed).Shuffle(copy);
+        return copy;
     }
 }
 
