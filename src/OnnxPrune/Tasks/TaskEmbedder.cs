@@ -146,7 +146,7 @@ public static class TaskEmbedder
         var task = TaskData.ForTask(data, classes, TaskData.OutputClasses(baseModel));
         var groups = DependencyAnalyzer.Analyze(baseModel, cancellationToken).Groups.Where(g => !g.IsBlocked).OrderBy(g => g.Key, StringComparer.Ordinal).ToArray();
         var slices = new WeightSlices();
-        var names = groups.SelectMany(slices.Scored).Select(s => s.Constant.Name).ToHashSet(StringComparer.Ordinal);
+        var names = groups.SelectMany(g => TaylorCriterion.Coupled(g, slices)).Select(s => s.Constant.Name).ToHashSet(StringComparer.Ordinal);
         var provider = DataProviders.FromDataset(task, options.FisherBatchSize, options.FisherBatches, options.Seed);
         var sums = await GradientStatistics.ComputeAsync(baseModel, provider, options.FisherBatches, names, options.SessionSettings, null, cancellationToken).ConfigureAwait(false);
         var result = new List<float>();

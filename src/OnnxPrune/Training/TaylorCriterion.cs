@@ -8,7 +8,8 @@ namespace OnnxPrune.Training;
 /// First-order Taylor importance (Molchanov et al. 2019): a unit is as important as the loss change its removal would
 /// cause to first order, |w · ∂L/∂w| summed over every element of the unit's coupled scored slices (its filter, bias,
 /// BN γ/β, the next layer's input-channel slices …) and accumulated over a few batches of
-/// <see cref="ImportanceContext.Data"/> (which must carry targets). Gradients come from the training graph
+/// <see cref="ImportanceContext.Data"/> (which must carry targets). Every floating-point constant slice coupled to the unit
+/// counts, biases included (unlike the magnitude criteria, which read the scored slices only). Gradients come from the training graph
 /// (<see cref="GradientBuilder"/>, frozen BatchNormalization). Lives in Training because it needs the gradient graph;
 /// it plugs into the pruning pipeline as any <see cref="IImportanceCriterion"/>.
 /// </summary>
@@ -45,7 +46,7 @@ public sealed class TaylorCriterion : IImportanceCriterion
         ArgumentNullException.ThrowIfNull(context);
         if (context.Data is null) throw new ArgumentException("The Taylor criterion needs batches with targets (ImportanceContext.Data).", nameof(context));
         var slices = new WeightSlices();
-        var scored = context.Groups.Where(g => !g.IsBlocked).ToDictionary(g => g, slices.Scored);
+        var scored = context.Groups.Where(g => !g.IsBlocked).ToDictionary(g => g, g => Coupled(g, slices));
         var names = scored.Values.SelectMany(s => s).Select(s => s.Constant.Name).ToHashSet(StringComparer.Ordinal);
         var sums = await GradientStatistics.ComputeAsync(context.Model, context.Data, Batches, names, SessionSettings, context.Progress, cancellationToken).ConfigureAwait(false);
         var result = new GroupScores(Name);
@@ -71,12 +72,17 @@ public sealed class TaylorCriterion : IImportanceCriterion
         return result;
     }
 
+    /// <summary>Every floating-point constant slice of the group (weights, biases, BN γ/β; those without a gradient, such as
+    /// BN running statistics, drop out later).</summary>
+    internal static IReadOnlyList<WeightSlices.Slice> Coupled(Analysis.PruningGroup group, WeightSlices slices) =>
+        group.ConstantSlices.Select(slices.Get).OfType<WeightSlices.Slice>().ToArray();
+
     /// <summary>Per-unit sums of a per-element statistic over each non-blocked group's scored slices (e.g. the squared
     /// gradients of <see cref="GradientSums.SquaredGradient"/> pooled per unit for a Fisher embedding).</summary>
     internal static double[]? PoolPerUnit(Analysis.PruningGroup group, IReadOnlyDictionary<string, float[]> perElement, WeightSlices slices)
     {
         double[]? raw = null;
-        foreach (var s in slices.Scored(group))
+        foreach (var s in Coupled(group, slices))
         {
             if (!perElement.TryGetValue(s.Constant.Name, out var acc)) continue;
             raw ??= new double[group.Size];
