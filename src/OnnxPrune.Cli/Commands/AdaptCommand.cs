@@ -27,10 +27,11 @@ internal static class AdaptCommand
         var taskHead = new Option<bool>("--task-head") { Description = "Cut the classifier to the task's classes (in the order given)." };
         var seed = new Option<int>("--seed") { Description = "Seed.", DefaultValueFactory = _ => 1 };
         var json = new Option<bool>("--json") { Description = "Print the report as JSON." };
+        var recalibrate = new Option<int>("--recalibrate-bn") { Description = "Re-estimate BatchNormalization statistics from this many batches after the prune." };
         var randomNeighbors = new Option<bool>("--random-neighbors") { Description = "Ablation: K library tasks drawn at random (by --seed, uniform votes) instead of the nearest." };
         var command = new Command("adapt", "Prune a pre-trained model once for a new task from the masks of similar tasks in a library, then fine-tune briefly.")
         {
-            input, output, lib, data, classes, k, embedding, steps, taskHead, seed, json, randomNeighbors,
+            input, output, lib, data, classes, k, embedding, steps, taskHead, seed, json, randomNeighbors, recalibrate,
         };
         budget.AddTo(command);
         command.SetAction(async (parse, ct) =>
@@ -41,7 +42,7 @@ internal static class AdaptCommand
             {
                 Data = parse.GetValue(data)!, Classes = TaskData.ParseClasses(parse.GetValue(classes)), Neighbors = parse.GetValue(k),
                 Embedding = LibraryCommand.ParseEmbedding(parse.GetValue(embedding)!), Budget = budget.Get(parse), Steps = parse.GetValue(steps),
-                TaskHead = parse.GetValue(taskHead), Seed = parse.GetValue(seed), RandomNeighbors = parse.GetValue(randomNeighbors),
+                TaskHead = parse.GetValue(taskHead), Seed = parse.GetValue(seed), RandomNeighbors = parse.GetValue(randomNeighbors), RecalibrationBatches = parse.GetValue(recalibrate),
             };
             var (adapted, report) = await TaskAdapter.AdaptAsync(model, library, options, new LibraryCommand.StderrProgress(), ct);
             var outPath = parse.GetValue(output)!.FullName;

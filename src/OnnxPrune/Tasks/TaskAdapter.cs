@@ -45,6 +45,9 @@ public sealed record AdaptOptions
     /// <summary>Embedding sampling.</summary>
     public EmbeddingOptions EmbeddingOptions { get; init; } = new();
 
+    /// <summary>Re-estimate BatchNormalization statistics from this many training batches after the prune (0: off).</summary>
+    public int RecalibrationBatches { get; init; }
+
     /// <summary>Ablation: vote with K entries drawn at random (seeded by <see cref="Seed"/>, uniform weights) instead of the nearest.</summary>
     public bool RandomNeighbors { get; init; }
 }
@@ -155,7 +158,7 @@ public static class TaskAdapter
         progress?.Report(new TaskProgress("finetune", $"fine-tuning {options.Steps} steps"));
         var tuned = await FineTuner.Default.FinetuneAsync(work, new FinetuneOptions
         {
-            Data = options.Data, Classes = options.Classes, EvaluateBefore = true,
+            Data = options.Data, Classes = options.Classes, EvaluateBefore = true, RecalibrationBatches = options.RecalibrationBatches,
             Trainer = new TrainerOptions { Steps = options.Steps, BatchSize = options.BatchSize, Seed = options.Seed, ProgressInterval = 0 },
         }, null, cancellationToken).ConfigureAwait(false);
         Lap("finetune");

@@ -6,7 +6,8 @@
 # Scale with environment variables (defaults = the issue's full study):
 #   MODELS="onnx-models/fmnist-resnet.onnx onnx-models/fmnist-vit.onnx"  POOL=40  NEW=10  SEEDS="1 2"  RATIOS="0.5 0.8"
 #   BUDGETS="25 50 100 200"  ROUNDS=3  STEPS_PER_ROUND=100  METHODS="k1 k3 k5 random3 l2 taylor random iterative dense"
-#   OUT=results/meta-vote   TASK_SEED=11
+#   OUT=results/meta-vote   TASK_SEED=11   LIBDIR=$OUT (where the libraries live; share them between runs)
+#   RECAL=0 (BatchNormalization recalibration batches after pruning, for every method: adapt and finetune --recalibrate-bn)
 # Each budget is its own fine-tuning run (the CLI evaluates at the end of a run only).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -14,7 +15,7 @@ MODELS=${MODELS:-"onnx-models/fmnist-resnet.onnx onnx-models/fmnist-vit.onnx"}
 POOL=${POOL:-40}; NEW=${NEW:-10}; SEEDS=${SEEDS:-"1 2"}; RATIOS=${RATIOS:-"0.5 0.8"}; BUDGETS=${BUDGETS:-"25 50 100 200"}
 ROUNDS=${ROUNDS:-3}; STEPS_PER_ROUND=${STEPS_PER_ROUND:-100}; TASK_SEED=${TASK_SEED:-11}
 METHODS=${METHODS:-"k1 k3 k5 random3 l2 taylor random iterative dense"}
-OUT=${OUT:-results/meta-vote}
+OUT=${OUT:-results/meta-vote}; LIBDIR=${LIBDIR:-$OUT}; RECAL=${RECAL:-0}
 CLI=${CLI:-src/OnnxPrune.Cli/bin/Release/net10.0/OnnxPrune.Cli}
 [ -x "$CLI" ] || dotnet build src/OnnxPrune.Cli -c Release -v q
 mkdir -p "$OUT/tmp"
@@ -42,7 +43,7 @@ row() { echo "$1,$2,$3,\"$4\",$5,$6,$7,$8,$9,${10},${WALL},${CPU}" >> "$CSV"; ec
 for MODEL in $MODELS; do
   M=$(basename "$MODEL" .onnx)
   for RATIO in $RATIOS; do
-    LIB="$OUT/lib-$M-$RATIO"
+    LIB="$LIBDIR/lib-$M-$RATIO"
     echo "[$(date +%T)] filling $LIB ($POOL tasks, $ROUNDS rounds × $STEPS_PER_ROUND steps)"
     "$CLI" library fill "$LIB" --model "$MODEL" --tasks "$OUT/pool-tasks.txt" --ratio "$RATIO" --rounds "$ROUNDS" --steps-per-round "$STEPS_PER_ROUND" --seed 1 > /dev/null
     for SEED in $SEEDS; do
@@ -63,7 +64,7 @@ for MODEL in $MODELS; do
               k*|random3)
                 if [ "$METHOD" = random3 ]; then EXTRA="--neighbors 3 --random-neighbors"; else EXTRA="--neighbors ${METHOD#k}"; fi
                 # shellcheck disable=SC2086
-                timed "$CLI" adapt "$MODEL" "$OUT/tmp/m.onnx" --library "$LIB" --classes "$TASK" --ratio "$RATIO" --steps "$STEPS" --seed "$SEED" --json $EXTRA
+                timed "$CLI" adapt "$MODEL" "$OUT/tmp/m.onnx" --library "$LIB" --classes "$TASK" --ratio "$RATIO" --steps "$STEPS" --seed "$SEED" --json --recalibrate-bn "$RECAL" $EXTRA
                 J=$(cat "$OUT/tmp/out")
                 row "$M" "$SEED" "$RATIO" "$TASK" "$METHOD" "$STEPS" "$(echo "$J" | jq .accuracyAfter)" "$(echo "$J" | jq .accuracyBefore)" "$(echo "$J" | jq .after.parameters)" "$(echo "$J" | jq .after.macs)" ;;
               l2|taylor|random|dense)
@@ -75,7 +76,7 @@ for MODEL in $MODELS; do
                   "$CLI" prune "$MODEL" "$OUT/tmp/p.onnx" --criterion "$METHOD" --ratio "$RATIO" --seed "$SEED" $DATA --report "$OUT/tmp/r.json" > /dev/null
                   P=$(jq .after.parameters "$OUT/tmp/r.json"); C=$(jq .after.macs "$OUT/tmp/r.json")
                 fi
-                timed "$CLI" finetune "$OUT/tmp/p.onnx" "$OUT/tmp/m.onnx" --classes "$TASK" --steps "$STEPS" --seed "$SEED"
+                timed "$CLI" finetune "$OUT/tmp/p.onnx" "$OUT/tmp/m.onnx" --classes "$TASK" --steps "$STEPS" --seed "$SEED" --recalibrate-bn "$RECAL"
                 WALL=$(echo "$(date +%s.%N) - $t0" | bc)
                 ACC=$(grep -oP 'accuracy \K[0-9.]+ % → [0-9.]+' "$OUT/tmp/out" | head -1)
                 B=$(echo "$ACC" | awk '{ printf "%.4f", $1 / 100 }'); A=$(echo "$ACC" | awk '{ printf "%.4f", $4 / 100 }')
