@@ -7,6 +7,7 @@
 #   MODELS="onnx-models/fmnist-resnet.onnx onnx-models/fmnist-vit.onnx"  POOL=40  NEW=10  SEEDS="1 2"  RATIOS="0.5 0.8"
 #   BUDGETS="25 50 100 200"  ROUNDS=3  STEPS_PER_ROUND=100  METHODS="k1 k3 k5 random3 l2 taylor random iterative dense"
 #   OUT=results/meta-vote   TASK_SEED=11   LIBDIR=$OUT (where the libraries live; share them between runs)
+#   FILL_CRITERION=l2 (criterion of the library's iterative pruning: l2 or taylor)
 #   RECAL=0 (BatchNormalization recalibration batches after pruning, for every method: adapt and finetune --recalibrate-bn)
 # Each budget is its own fine-tuning run (the CLI evaluates at the end of a run only).
 set -euo pipefail
@@ -15,7 +16,7 @@ MODELS=${MODELS:-"onnx-models/fmnist-resnet.onnx onnx-models/fmnist-vit.onnx"}
 POOL=${POOL:-40}; NEW=${NEW:-10}; SEEDS=${SEEDS:-"1 2"}; RATIOS=${RATIOS:-"0.5 0.8"}; BUDGETS=${BUDGETS:-"25 50 100 200"}
 ROUNDS=${ROUNDS:-3}; STEPS_PER_ROUND=${STEPS_PER_ROUND:-100}; TASK_SEED=${TASK_SEED:-11}
 METHODS=${METHODS:-"k1 k3 k5 random3 l2 taylor random iterative dense"}
-OUT=${OUT:-results/meta-vote}; LIBDIR=${LIBDIR:-$OUT}; RECAL=${RECAL:-0}
+OUT=${OUT:-results/meta-vote}; LIBDIR=${LIBDIR:-$OUT}; RECAL=${RECAL:-0}; FILL_CRITERION=${FILL_CRITERION:-l2}
 CLI=${CLI:-src/OnnxPrune.Cli/bin/Release/net10.0/OnnxPrune.Cli}
 [ -x "$CLI" ] || dotnet build src/OnnxPrune.Cli -c Release -v q
 mkdir -p "$OUT/tmp"
@@ -45,7 +46,7 @@ for MODEL in $MODELS; do
   for RATIO in $RATIOS; do
     LIB="$LIBDIR/lib-$M-$RATIO"
     echo "[$(date +%T)] filling $LIB ($POOL tasks, $ROUNDS rounds × $STEPS_PER_ROUND steps)"
-    "$CLI" library fill "$LIB" --model "$MODEL" --tasks "$OUT/pool-tasks.txt" --ratio "$RATIO" --rounds "$ROUNDS" --steps-per-round "$STEPS_PER_ROUND" --seed 1 > /dev/null
+    "$CLI" library fill "$LIB" --model "$MODEL" --tasks "$OUT/pool-tasks.txt" --ratio "$RATIO" --rounds "$ROUNDS" --steps-per-round "$STEPS_PER_ROUND" --criterion "$FILL_CRITERION" --seed 1 > /dev/null
     for SEED in $SEEDS; do
       while read -r TASK; do
         for METHOD in $METHODS; do
