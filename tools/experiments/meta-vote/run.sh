@@ -11,7 +11,8 @@
 #   RECAL=0 (BatchNormalization recalibration batches after pruning, for every method: adapt and finetune --recalibrate-bn)
 # Each budget is its own fine-tuning run (the CLI evaluates at the end of a run only).
 set -euo pipefail
-cd "$(dirname "$0")/../../.."
+HERE=$(cd "$(dirname "$0")" && pwd)
+cd "$HERE/../../.."
 MODELS=${MODELS:-"onnx-models/fmnist-resnet.onnx onnx-models/fmnist-vit.onnx"}
 POOL=${POOL:-40}; NEW=${NEW:-10}; SEEDS=${SEEDS:-"1 2"}; RATIOS=${RATIOS:-"0.5 0.8"}; BUDGETS=${BUDGETS:-"25 50 100 200"}
 ROUNDS=${ROUNDS:-3}; STEPS_PER_ROUND=${STEPS_PER_ROUND:-100}; TASK_SEED=${TASK_SEED:-11}
@@ -91,4 +92,4 @@ for MODEL in $MODELS; do
   done
 done
 echo "[$(date +%T)] finished in $(( $(date +%s) - START )) s"
-python3 "$(dirname "$0")/summarize.py" "$CSV" > "$OUT/summary.md"
+python3 "$HERE/summarize.py" "$CSV" > "$OUT/summary.md"
