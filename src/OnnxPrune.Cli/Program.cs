@@ -15,5 +15,7 @@ root.Subcommands.Add(EvalCommand.Create());
 root.Subcommands.Add(PruneMultitaskCommand.Create());
 root.Subcommands.Add(ExportCommand.Create());
 root.Subcommands.Add(PipelineCommand.Create());
+root.Subcommands.Add(LibraryCommand.Create());
+root.Subcommands.Add(AdaptCommand.Create());
 VersionAction.Install(root);
 return ExitCodes.Invoke(root, args);

@@ -10,7 +10,7 @@ using OnnxPrune.Pruning.Importance;
 namespace OnnxPrune.Cli.Commands;
 
 /// <summary>
-/// <c>onnxprune prune IN OUT [--criterion C | --scores FILE] [--ratio R | --target-params N | --target-macs N | --target-bytes N] [--global] [--per-cost]
+/// <c>onnxprune prune IN OUT [--criterion C [--data D [--classes 0,3,7]] | --scores FILE] [--ratio R | --target-params N | --target-macs N | --target-bytes N] [--global] [--per-cost]
 /// [--round-to N] [--min-keep N] [--protect NODE ...] [--seed S] [--dim NAME=VALUE ...] [--report FILE.json] [--verify] [--allow-interface-change]</c>.
 /// </summary>
 internal static class PruneCommand
@@ -21,10 +21,12 @@ internal static class PruneCommand
         var output = new Argument<FileInfo>("output") { Description = "Where to write the pruned model (written atomically)." };
         var criterion = new Option<string>("--criterion")
         {
-            Description = "Importance criterion: l1, l2, bn (groups without BN use l2), fpgm, random.",
+            Description = "Importance criterion: l1, l2, bn (groups without BN use l2), fpgm, random; with --data: taylor (|w·∂L/∂w|), activation (mean |a|).",
             DefaultValueFactory = _ => "l2",
         };
-        criterion.AcceptOnlyFromAmong([.. Criteria.Names]);
+        criterion.AcceptOnlyFromAmong([.. OnnxPrune.Tasks.TaskDataSets.CriterionNames]);
+        var data = new Option<string?>("--data") { Description = "Data set for taylor/activation: fashion-mnist, fashion-mnist:FOLDER, npy:FOLDER (4 shuffled train batches of 32)." };
+        var classes = new Option<string?>("--classes") { Description = "With --data: score on these classes only, e.g. 0,3,7." };
         var scoresFile = new Option<FileInfo?>("--scores")
         {
             Description = "Use given per-unit scores instead of a criterion: JSON {\"groups\": {\"ROOT_NODE\": [scores…]}} (e.g. task-library votes); groups not listed stay whole.",
@@ -61,16 +63,23 @@ internal static class PruneCommand
         };
         var command = new Command("prune", "Structurally prune a model: analyse, score, plan a budget, cut, save, report.")
         {
-            input, output, criterion, scoresFile, ratio, targetParams, targetMacs, targetBytes, global, perCost, roundTo, minKeep, protect, seed, dims, report, verify, allowInterface,
+            input, output, criterion, data, classes, scoresFile, ratio, targetParams, targetMacs, targetBytes, global, perCost, roundTo, minKeep, protect, seed, dims, report, verify, allowInterface,
         };
         command.SetAction(async (parse, ct) =>
         {
             var ranking = parse.GetValue(perCost) ? UnitRanking.ScorePerCost : UnitRanking.Score;
             var budget = PruningBudget.Select(parse.GetValue(ratio), parse.GetValue(global), parse.GetValue(targetParams), parse.GetValue(targetMacs), parse.GetValue(targetBytes), ranking);
             long s = parse.GetValue(seed);
+            var inPath = parse.GetValue(input)!.FullName;
+            var outPath = parse.GetValue(output)!.FullName;
+            var model = OnnxModel.Load(inPath);
+            var criterionName = parse.GetValue(criterion)!;
+            bool needsData = parse.GetValue(scoresFile) is null && OnnxPrune.Tasks.TaskDataSets.CriterionNeedsData(criterionName);
+            if (needsData && parse.GetValue(data) is null) throw new ArgumentException($"--criterion {criterionName} needs --data.");
             var options = new PruneOptions
             {
-                Criterion = parse.GetValue(scoresFile) is { } file ? ExternalScores.Load(file.FullName) : Criteria.Create(parse.GetValue(criterion)!, s),
+                Criterion = parse.GetValue(scoresFile) is { } file ? ExternalScores.Load(file.FullName) : OnnxPrune.Tasks.TaskDataSets.CreateCriterion(criterionName, s),
+                Data = needsData ? OnnxPrune.Tasks.TaskDataSets.CriterionData(model, parse.GetValue(data)!, OnnxPrune.Data.TaskData.ParseClasses(parse.GetValue(classes)), unchecked((int)s)) : null,
                 Budget = budget,
                 Planner = new PlannerOptions
                 {
@@ -84,9 +93,6 @@ internal static class PruneCommand
             };
             if (parse.GetValue(verify))
                 options = options with { Verify = new VerificationOptions { Seed = unchecked((int)s), Dims = options.Cost.Dims } };
-            var inPath = parse.GetValue(input)!.FullName;
-            var outPath = parse.GetValue(output)!.FullName;
-            var model = OnnxModel.Load(inPath);
             var pruner = parse.GetValue(allowInterface) ? Pruner.With(new AnalysisOptions { AllowInterfaceChange = true }) : Pruner.Default;
             var result = await pruner.PruneAsync(model, options, new StderrProgress(), ct);
             model.Save(outPath);

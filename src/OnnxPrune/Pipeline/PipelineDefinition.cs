@@ -97,6 +97,11 @@ public sealed class PruneStepOptions
     /// <summary>--allow-interface-change: groups that reach graph inputs/outputs may be pruned (their declared shapes
     /// are rewritten; see the README).</summary>
     public bool AllowInterfaceChange { get; set; }
+    /// <summary>--data: the data the taylor and activation criteria score on (relative paths resolve against the pipeline
+    /// file; not the pipeline's data by default, so a data-free criterion stays data-free).</summary>
+    public string? Data { get; set; }
+    /// <summary>--classes: with <see cref="Data"/>, score on these classes only.</summary>
+    public List<int>? Classes { get; set; }
     /// <summary>--scores (a scores file; relative to the pipeline file).</summary>
     public string? Scores { get; set; }
     /// <summary>--ratio.</summary>
@@ -125,13 +130,18 @@ public sealed class PruneStepOptions
     public bool Verify { get; set; }
 
     /// <summary>The <see cref="PruneOptions"/> the <c>prune</c> verb builds from the same options.</summary>
-    public PruneOptions ToOptions()
+    /// <param name="model">The model to prune: needed only by criteria that score on data (taylor, activation).</param>
+    public PruneOptions ToOptions(OnnxModel? model = null)
     {
         var ranking = PerCost ? UnitRanking.ScorePerCost : UnitRanking.Score;
         var budget = PruningBudget.Select(Ratio, Global, TargetParams, TargetMacs, TargetBytes, ranking);
+        bool needsData = Scores is null && Tasks.TaskDataSets.CriterionNeedsData(Criterion);
+        if (needsData && Data is null) throw new ArgumentException($"criterion {Criterion} needs data.");
+        if (needsData && model is null) throw new ArgumentException($"criterion {Criterion} scores on data: pass the model.", nameof(model));
         var options = new PruneOptions
         {
-            Criterion = Scores is { } file ? ExternalScores.Load(file) : Criteria.Create(Criterion, Seed),
+            Criterion = Scores is { } file ? ExternalScores.Load(file) : Tasks.TaskDataSets.CreateCriterion(Criterion, Seed),
+            Data = needsData ? Tasks.TaskDataSets.CriterionData(model!, Data!, Classes?.ToArray(), unchecked((int)Seed)) : null,
             Budget = budget,
             Planner = new PlannerOptions { RoundTo = RoundTo, MinKeep = MinKeep, ProtectedNodes = Protect.ToArray(), Seed = Seed, Ranking = ranking },
             Cost = new CostOptions { Dims = DimBindings.Parse(Dim) },

@@ -105,7 +105,7 @@ public static class PipelineFile
         d.Data = ResolveData(d.BaseDirectory, d.Data)!;
         foreach (var entry in d.Steps)
         {
-            if (entry.Prune is { } p) p.Scores = ResolvePath(d.BaseDirectory, p.Scores);
+            if (entry.Prune is { } p) { p.Scores = ResolvePath(d.BaseDirectory, p.Scores); p.Data = ResolveData(d.BaseDirectory, p.Data); }
             if (entry.Finetune is { } f)
             {
                 f.Data = ResolveData(d.BaseDirectory, f.Data) ?? d.Data;

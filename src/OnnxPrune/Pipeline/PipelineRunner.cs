@@ -173,7 +173,7 @@ public static class PipelineRunner
         var model = OnnxModel.Load(input);
         var progress = new Sync<PruneProgress>(p => { if (p.Fraction is null) report.Say($"{p.Stage.ToString().ToLowerInvariant()}: {p.Message}"); });
         var pruner = options.AllowInterfaceChange ? Pruner.With(new AnalysisOptions { AllowInterfaceChange = true }) : Pruner.Default;
-        var result = await pruner.PruneAsync(model, options.ToOptions(), progress, ct).ConfigureAwait(false);
+        var result = await pruner.PruneAsync(model, options.ToOptions(model), progress, ct).ConfigureAwait(false);
         model.Save(output);
         report.Say($"parameters {result.Before.Parameters:N0} → {result.After.Parameters:N0}");
         return new StepRecord { Step = "prune", Key = "", Model = output, Details = JsonSerializer.SerializeToNode(result, PipelineReport.JsonOptions) };

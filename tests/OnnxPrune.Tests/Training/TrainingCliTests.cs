@@ -10,7 +10,7 @@ namespace OnnxPrune.Tests.Training;
 [NonParallelizable] // redirects Console
 public class TrainingCliTests
 {
-    private static (int Code, string Out, string Err) Cli(params string[] args)
+    internal static (int Code, string Out, string Err) Cli(params string[] args)
     {
         var entry = Assembly.Load("OnnxPrune.Cli").EntryPoint ?? throw new InvalidOperationException("no entry point");
         var (oldOut, oldErr) = (Console.Out, Console.Error);

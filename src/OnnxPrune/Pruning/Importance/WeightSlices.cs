@@ -38,6 +38,15 @@ internal sealed class WeightSlices
         /// <summary>Elements per axis position.</summary>
         public long ElementsPerPosition => Outer * Inner;
 
+        /// <summary>The same layout over other per-element values of the constant (e.g. accumulated |w·∂L/∂w|).</summary>
+        public Slice WithData(float[] data)
+        {
+            ArgumentNullException.ThrowIfNull(data);
+            if (data.LongLength != Outer * AxisLength * Inner)
+                throw new ArgumentException($"{data.Length} values for '{Constant.Name}', which has {Outer * AxisLength * Inner} elements.", nameof(data));
+            return new Slice(Item, Constant, data, Outer, AxisLength, Inner);
+        }
+
         /// <summary>Per axis position, the sum of |w| (<paramref name="squares"/> false) or of w² (true) over the
         /// position's elements.</summary>
         /// <remarks>Bandwidth-bound either way: when a position's contiguous runs are long (≥ <see cref="LongRun"/>),
