@@ -198,13 +198,13 @@ public static class TaskAdapter
         if (w.Value.Consumers.Count != 1)
             throw new UnsupportedModelException($"{model.SourcePath ?? "model"}: the head weight '{w.Name}' is shared; cannot cut it.");
         var rows = classes.Select(c => (long)c).ToArray();
-        w.Data = TensorSlicing.Keep(w.Data, axis, rows);
+        w.Data = TensorSlicing.Take(w.Data, axis, rows);
         if (node.OpType == "Gemm" && node.Input(2)?.Constant is { } b && b.Shape.Count >= 1 && b.Shape[^1] == outputs)
-            b.Data = TensorSlicing.Keep(b.Data, b.Shape.Count - 1, rows);
+            b.Data = TensorSlicing.Take(b.Data, b.Shape.Count - 1, rows);
         else if (node.OpType == "MatMul" && node.Output(0)!.Consumers is [{ OpType: "Add" } add])
         {
             var bias = add.Inputs.FirstOrDefault(i => i?.Constant is { } c && c.Shape.Count >= 1 && c.Shape[^1] == outputs)?.Constant;
-            if (bias is not null) bias.Data = TensorSlicing.Keep(bias.Data, bias.Shape.Count - 1, rows);
+            if (bias is not null) bias.Data = TensorSlicing.Take(bias.Data, bias.Shape.Count - 1, rows);
         }
         // Values downstream of the head carry the old class count: graph outputs get the new one, the rest lose their stale shape.
         var pending = new Stack<Value>([node.Output(0)!]);

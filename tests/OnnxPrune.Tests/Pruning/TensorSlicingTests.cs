@@ -112,4 +112,29 @@ public class TensorSlicingTests
             Assert.That(t.RawData.AsSpan((int)(flat * es), es).ToArray(), Is.EqualTo(expected), $"element {flat}");
         }
     }
+
+    [TestCase(0), TestCase(1), TestCase(2)]
+    public void TakeGathersPositionsInTheOrderGiven(int axis)
+    {
+        var rng = new Random(axis + 11);
+        long[] shape = [3, 4, 5];
+        var values = Enumerable.Range(0, 60).Select(_ => rng.NextSingle()).ToArray();
+        var t = Tensor.FromArray<float>(values, shape);
+        long[] take = axis switch { 0 => [2, 0, 2], 1 => [3, 1], _ => [4, 0, 2, 1] };
+        var r = TensorSlicing.Take(t, axis, take);
+        var expectedShape = shape.ToArray();
+        expectedShape[axis] = take.Length;
+        Assert.That(r.Shape, Is.EqualTo(expectedShape));
+        var got = r.AsSpan<float>().ToArray();
+        int k = 0;
+        for (long a = 0; a < expectedShape[0]; a++)
+            for (long b = 0; b < expectedShape[1]; b++)
+                for (long c = 0; c < expectedShape[2]; c++)
+                {
+                    long[] src = [a, b, c];
+                    src[axis] = take[src[axis]];
+                    Assert.That(got[k++], Is.EqualTo(values[(src[0] * 4 + src[1]) * 5 + src[2]]), $"[{a},{b},{c}]");
+                }
+        Assert.Throws<ArgumentException>(() => TensorSlicing.Take(t, axis, [shape[axis]]));
+    }
 }
