@@ -1,4 +1,3 @@
-using System.Reflection;
 using System.Text.Json;
 using NUnit.Framework;
 using OnnxPrune.Data;
@@ -13,25 +12,7 @@ public class MultiTaskCliTests
     private static readonly string Model = Path.Combine(TestPaths.RepoRoot, "onnx-models", "fmnist-multitask.onnx");
     private static readonly string Tasks = Path.Combine(TestPaths.RepoRoot, "onnx-models", "fmnist-multitask.tasks.yaml");
 
-    private static (int Code, string Out, string Err) Cli(params string[] args)
-    {
-        var entry = Assembly.Load("OnnxPrune.Cli").EntryPoint ?? throw new InvalidOperationException("no entry point");
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        Console.SetOut(output);
-        Console.SetError(error);
-        try
-        {
-            var code = (int)entry.Invoke(null, [args])!;
-            return (code, output.ToString(), error.ToString());
-        }
-        finally
-        {
-            Console.SetOut(oldOut);
-            Console.SetError(oldErr);
-        }
-    }
+    private static (int Code, string Out, string Err) Cli(params string[] args) => Training.TrainingCliTests.Cli(args);
 
     /// <summary>The acceptance figures: both classifiers well above chance, reconstruction MSE well below the variance of its target.</summary>
     [Test]
