@@ -17,6 +17,17 @@ if [ ${#need[@]} -gt 0 ]; then
     || echo "warning: could not install ${need[*]}; tests that need them will fail"
 fi
 
+# Real third-party models live in ../shared/onnx-models beside the checkout (never copied into the repository). A
+# clone made elsewhere (e.g. in a temp folder) finds them beside the repository it was cloned from; the tests fail
+# loudly when neither has them.
+if [ -z "${ONNXPRUNE_SHARED_MODELS:-}" ] && [ ! -d ../shared/onnx-models ]; then
+  origin=$(git remote get-url origin 2>/dev/null || true)
+  if [ -n "$origin" ] && [ -d "$origin/../shared/onnx-models" ]; then
+    export ONNXPRUNE_SHARED_MODELS="$(cd "$origin/../shared/onnx-models" && pwd)"
+    echo "Shared models: $ONNXPRUNE_SHARED_MODELS (beside the repository this clone came from)"
+  fi
+fi
+
 results=$(mktemp -d)
 log="$results/test.log"
 dotnet test OnnxPrune.sln -c Release --logger "trx;LogFileName=results.trx" --results-directory "$results" 2>&1 | tee "$log"
