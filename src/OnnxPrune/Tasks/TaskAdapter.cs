@@ -87,6 +87,23 @@ public sealed record AdaptReport
 /// <summary>The adapted model and its report.</summary>
 public sealed record AdaptResult(OnnxModel Model, AdaptReport Report);
 
+/// <summary>Options of <see cref="TaskAdapter.CutAsync"/>.</summary>
+public sealed record TaskCutOptions
+{
+    /// <summary>The device's budget (ratio, parameters, MACs or bytes).</summary>
+    public required PruningBudget Budget { get; init; }
+    /// <summary>How the neighbours' votes are weighted.</summary>
+    public VoteWeighting Weighting { get; init; } = VoteWeighting.Similarity;
+    /// <summary>Planner seed (ties).</summary>
+    public int Seed { get; init; } = 1;
+    /// <summary>When set, the classifier is cut to these classes' rows in this order (<see cref="TaskAdapter.CutHead"/>).</summary>
+    public IReadOnlyList<int>? TaskHeadClasses { get; init; }
+}
+
+/// <summary>The pruned copy, the kept units per group key, each neighbour's vote weight and agreement, and the costs.</summary>
+public sealed record TaskCutResult(OnnxModel Model, IReadOnlyDictionary<string, IReadOnlyList<long>> Kept, IReadOnlyList<double> Weights,
+    IReadOnlyList<MaskAgreement> Agreement, ModelCost Before, ModelCost After);
+
 /// <summary>
 /// One-shot pruning of a pre-trained model for a new task from the pruned models of similar tasks (Zhao &amp; Long 2023):
 /// embed the new task on the base model → the K nearest library entries → <see cref="ScoreMask.Combine"/> (L2 magnitude
@@ -136,23 +153,13 @@ public static class TaskAdapter
         if (neighbors.Count == 0) throw new TaskLibraryException($"{library.Root}: no entry has a {options.Embedding} embedding to compare with.", library.Root);
         progress?.Report(new TaskProgress("neighbors", string.Join("; ", neighbors.Select(n => FormattableString.Invariant($"{n.Entry.Task.Describe()} {n.Similarity:F3}")))));
 
-        var work = OnnxModel.FromBytes(baseModel.ToBytes(), baseModel.SourcePath ?? "model");
-        var groups = DependencyAnalyzer.Analyze(work, cancellationToken).Groups;
-        var l2 = await new MagnitudeCriterion(2).ScoreAsync(ImportanceContext.For(work, groups), cancellationToken).ConfigureAwait(false);
-        var tieBreak = groups.Where(g => l2.TryGet(g.Id, out _)).ToDictionary(g => g.Key, g => l2[g.Id].Select(v => (float)v).ToArray(), StringComparer.Ordinal);
-        var votes = ScoreMask.Combine(neighbors, options.RandomNeighbors ? VoteWeighting.Uniform : options.Weighting, tieBreak, fingerprint.Hex);
-        Lap("neighbors");
-
         progress?.Report(new TaskProgress("prune", $"one-shot pruning to {options.Budget.Describe()}"));
-        var external = ExternalScores.ByGroupKey(votes.Scores.ToDictionary(kv => kv.Key, kv => kv.Value.Select(v => (double)v).ToArray(), StringComparer.Ordinal), fingerprint, "task-votes");
-        var scores = await external.ScoreAsync(ImportanceContext.For(work, groups), cancellationToken).ConfigureAwait(false);
-        var costBefore = CostModel.Of(work, cancellationToken: cancellationToken);
-        var plan = BudgetPlanner.Plan(groups, scores, options.Budget, new PlannerOptions { Seed = options.Seed }, costBefore);
-        var kept = plan.Masks.ToDictionary(m => m.Group.Key, m => m.Kept, StringComparer.Ordinal);
-        var agreement = ScoreMask.Agreement(kept, neighbors);
-        PruningSurgery.Apply(work, plan.Masks, cancellationToken);
-        if (options.TaskHead) CutHead(work, options.Classes);
-        var costAfter = CostModel.Of(work, cancellationToken: cancellationToken).Total;
+        var cut = await CutAsync(baseModel, neighbors, new TaskCutOptions
+        {
+            Budget = options.Budget, Weighting = options.RandomNeighbors ? VoteWeighting.Uniform : options.Weighting, Seed = options.Seed,
+            TaskHeadClasses = options.TaskHead ? options.Classes : null,
+        }, cancellationToken).ConfigureAwait(false);
+        var (work, costBefore, costAfter) = (cut.Model, cut.Before, cut.After);
         Lap("prune");
 
         progress?.Report(new TaskProgress("finetune", $"fine-tuning {options.Steps} steps"));
@@ -168,9 +175,9 @@ public static class TaskAdapter
         {
             BaseFingerprint = fingerprint.Hex,
             Task = task.Describe(),
-            Neighbors = neighbors.Select((n, i) => new AdaptNeighbor(n.Entry.Id, n.Entry.Task.Describe(), n.Similarity, votes.Weights[i], agreement[i].IoU, n.Entry.Accuracy)).ToArray(),
+            Neighbors = neighbors.Select((n, i) => new AdaptNeighbor(n.Entry.Id, n.Entry.Task.Describe(), n.Similarity, cut.Weights[i], cut.Agreement[i].IoU, n.Entry.Accuracy)).ToArray(),
             Budget = options.Budget.Describe(),
-            Before = costBefore.Total,
+            Before = costBefore,
             After = costAfter,
             AccuracyBefore = tuned.Report.Before?.Accuracy,
             AccuracyAfter = tuned.Report.After?.Accuracy,
@@ -180,6 +187,39 @@ public static class TaskAdapter
             CpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds,
         };
         return new AdaptResult(tuned.Model, report);
+    }
+
+    /// <summary>
+    /// The one-shot cut of <see cref="AdaptAsync"/> without the embedding and the fine-tuning: the neighbours' keep-masks
+    /// voted into a score mask (<see cref="ScoreMask.Combine"/>, L2 magnitude as the data-free tie-break), planned to the
+    /// budget, one surgery pass on a copy of <paramref name="baseModel"/>, then the optional head cut. For callers that
+    /// choose the neighbours themselves (an ablation with random ones, a study comparing K on one embedding).
+    /// </summary>
+    /// <exception cref="BaseModelMismatchException">A neighbour was recorded on another base model.</exception>
+    public static async Task<TaskCutResult> CutAsync(OnnxModel baseModel, IReadOnlyList<TaskNeighbor> neighbors, TaskCutOptions options,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(baseModel);
+        ArgumentNullException.ThrowIfNull(neighbors);
+        ArgumentNullException.ThrowIfNull(options);
+        if (neighbors.Count == 0) throw new ArgumentException("The cut needs at least one neighbour.", nameof(neighbors));
+        await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+        var fingerprint = ModelFingerprint.Of(baseModel, cancellationToken);
+        var work = OnnxModel.FromBytes(baseModel.ToBytes(), baseModel.SourcePath ?? "model");
+        var groups = DependencyAnalyzer.Analyze(work, cancellationToken).Groups;
+        var l2 = await new MagnitudeCriterion(2).ScoreAsync(ImportanceContext.For(work, groups), cancellationToken).ConfigureAwait(false);
+        var tieBreak = groups.Where(g => l2.TryGet(g.Id, out _)).ToDictionary(g => g.Key, g => l2[g.Id].Select(v => (float)v).ToArray(), StringComparer.Ordinal);
+        var votes = ScoreMask.Combine(neighbors, options.Weighting, tieBreak, fingerprint.Hex);
+        var external = ExternalScores.ByGroupKey(votes.Scores.ToDictionary(kv => kv.Key, kv => kv.Value.Select(v => (double)v).ToArray(), StringComparer.Ordinal), fingerprint, "task-votes");
+        var scores = await external.ScoreAsync(ImportanceContext.For(work, groups), cancellationToken).ConfigureAwait(false);
+        var costBefore = CostModel.Of(work, cancellationToken: cancellationToken);
+        var plan = BudgetPlanner.Plan(groups, scores, options.Budget, new PlannerOptions { Seed = options.Seed }, costBefore);
+        var kept = plan.Masks.ToDictionary(m => m.Group.Key, m => m.Kept, StringComparer.Ordinal);
+        var agreement = ScoreMask.Agreement(kept, neighbors);
+        PruningSurgery.Apply(work, plan.Masks, cancellationToken);
+        if (options.TaskHeadClasses is { } classes) CutHead(work, classes);
+        var costAfter = CostModel.Of(work, cancellationToken: cancellationToken).Total;
+        return new TaskCutResult(work, kept, votes.Weights, agreement, costBefore.Total, costAfter);
     }
 
     /// <summary>Cuts the classifier (<see cref="TaskEmbedder.FinalLayer"/>, its bias, and a following constant Add) to

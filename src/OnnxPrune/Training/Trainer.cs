@@ -153,7 +153,8 @@ public sealed class Trainer : IDisposable
             if (_graph.CorrectOutput is { } co) windowCorrect += _binding.Outputs[co].AsSpan<float>()[0];
             windowSteps++;
             bool last = step == total - 1;
-            bool evalNow = validation is not null && (last || (_options.EvaluationInterval > 0 && (step + 1) % _options.EvaluationInterval == 0));
+            bool evalNow = validation is not null && (last || (_options.EvaluationInterval > 0 && (step + 1) % _options.EvaluationInterval == 0)
+                || (_options.EvaluationSteps?.Contains(step + 1) ?? false));
             if (evalNow) evaluation = Evaluator.EvaluateAsTrained(ExportModel(), validation!, _graph.Heads.Select(h => h.Loss with { Output = h.Output }).ToArray(), 256, _sessionSettings, ct);
             if (last || evalNow || (step + 1) % Math.Max(1, _options.ProgressInterval) == 0)
             {

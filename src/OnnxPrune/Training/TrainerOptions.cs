@@ -47,6 +47,9 @@ public sealed record TrainerOptions
     public int ProgressInterval { get; init; } = 50;
     /// <summary>Evaluate on the validation set every this many steps (0: only at the end).</summary>
     public int EvaluationInterval { get; init; }
+    /// <summary>Also evaluate on the validation set after exactly these steps (1-based), e.g. 25, 50, 100 to read several
+    /// fine-tuning budgets off one run; null or empty: none besides <see cref="EvaluationInterval"/> and the last step.</summary>
+    public IReadOnlyList<int>? EvaluationSteps { get; init; }
     /// <summary>ONNX Runtime intra-op threads (0: its default). Fix it for bit-exact repeatability across machines. Idle threads do not spin (the trainer shares the CPU with its evaluation and teacher sessions).</summary>
     public int IntraOpThreads { get; init; }
     /// <summary>Execution provider of the training, evaluation and teacher sessions (default CPU; CUDA needs the GPU native package).</summary>
