@@ -100,6 +100,17 @@ public class TrainerTests
     }
 
     [Test]
+    public async Task EvaluationStepsEvaluateAtExactlyThoseStepsAndTheLast()
+    {
+        using var trainer = new Trainer(TinyCnn(), Options(12) with { ProgressInterval = 100, EvaluationSteps = [3, 7] });
+        var progress = new Collect();
+        var result = await trainer.TrainAsync(Train, Test, progress);
+        var evaluated = progress.Reports.Where(r => r.Evaluation is not null).Select(r => r.Step).ToArray();
+        Assert.That(evaluated, Is.EqualTo(new[] { 3, 7, 12 }));
+        Assert.That(progress.Reports.Single(r => r.Step == 12).Evaluation!.Accuracy, Is.EqualTo(result.Evaluation!.Accuracy));
+    }
+
+    [Test]
     public async Task ExportedModelReproducesTheReportedAccuracyAndHasNoTrainingParts()
     {
         var original = TinyCnn();
