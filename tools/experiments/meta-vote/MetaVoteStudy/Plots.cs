@@ -1,6 +1,8 @@
 using System.Globalization;
 using ScottPlot;
 
+namespace MetaVote;
+
 /// <summary>The study's plots (ScottPlot SVG) from results.csv: test accuracy vs fine-tuning steps per method, mean ± std
 /// over tasks × seeds, one plot per model × sparsity; and mask overlap vs task similarity from neighbors.csv.</summary>
 static class Plots
