@@ -69,9 +69,17 @@ internal static class Regroup
     }
 
     /// <summary>Declares the couplings of the segments. <paramref name="outputElement"/> handles the output axis of a
-    /// segment whose size changes with pruning (target-shape rewrites); it returns false when the size cannot follow.</summary>
-    public static void Couple(CouplingContext ctx, Value x, Value y, List<Segment> segments, Func<int, bool> outputElement)
+    /// segment whose size changes with pruning (target-shape rewrites), given that axis and the segment's (outer) input
+    /// axis; it returns null when the size follows, else the reason it cannot. <paramref name="innerElement"/>, when given,
+    /// handles each inner output axis of a split (whose size must not change), given that axis, the input axis and the
+    /// split's outer output axis.</summary>
+    public static void Couple(CouplingContext ctx, Value x, Value y, List<Segment> segments, Func<int, int, string?> outputElement,
+        Action<int, int, int>? innerElement = null)
     {
+        void Output(int j, int i)
+        {
+            if (outputElement(j, i) is { } reason) ctx.Opaque(y, j, reason);
+        }
         foreach (var s in segments)
         {
             var ins = s.In.Where(a => ctx.Size(x, a) != 1).ToArray();
@@ -90,7 +98,7 @@ internal static class Regroup
             if (ins.Length == 1 && outs.Length == 1)
             {
                 ctx.Same(x, ins[0], y, outs[0]);
-                if (!outputElement(outs[0])) ctx.Opaque(y, outs[0], $"{ctx.Where}: target size of axis {outs[0]} is computed at run time in a way that cannot be mapped");
+                Output(outs[0], ins[0]);
             }
             else if (ins.Length == 1 && outs.Length >= 3 && ctx.Size(y, outs[0]) is 2 or 3 && outs.All(a => ctx.Size(y, a) is not null))
             {
@@ -101,22 +109,29 @@ internal static class Regroup
                 long inner = outs.Skip(2).Aggregate(1L, (p, a) => p * ctx.Size(y, a)!.Value);
                 long total = ctx.Size(x, ins[0])!.Value;
                 for (long p = 0; p < total; p++) ctx.Couple(y, m, p / inner % heads, x, ins[0], p);
-                if (!outputElement(m)) ctx.Opaque(y, m, $"{ctx.Where}: target size of axis {m} is computed at run time in a way that cannot be mapped");
+                Output(m, ins[0]);
                 foreach (var a in outs.Where(a => a != m))
+                {
                     ctx.Opaque(y, a, a == outs[0] ? $"{ctx.Where}: axis {a} separates the fused parts" : $"{ctx.Where}: axis {a} is an inner axis of a split");
+                    innerElement?.Invoke(a, ins[0], m);
+                }
             }
             else if (ins.Length == 1)
             {
                 long inner = outs.Skip(1).Aggregate(1L, (p, a) => p * ctx.Size(y, a)!.Value);
                 ctx.Block(y, outs[0], x, ins[0], inner);
-                if (!outputElement(outs[0])) ctx.Opaque(y, outs[0], $"{ctx.Where}: target size of axis {outs[0]} is computed at run time in a way that cannot be mapped");
-                foreach (var a in outs.Skip(1)) ctx.Opaque(y, a, $"{ctx.Where}: axis {a} is an inner axis of a split");
+                Output(outs[0], ins[0]);
+                foreach (var a in outs.Skip(1))
+                {
+                    ctx.Opaque(y, a, $"{ctx.Where}: axis {a} is an inner axis of a split");
+                    innerElement?.Invoke(a, ins[0], outs[0]);
+                }
             }
             else if (outs.Length == 1)
             {
                 long inner = ins.Skip(1).Aggregate(1L, (p, a) => p * ctx.Size(x, a)!.Value);
                 ctx.Block(x, ins[0], y, outs[0], inner);
-                if (!outputElement(outs[0])) ctx.Opaque(y, outs[0], $"{ctx.Where}: target size of axis {outs[0]} is computed at run time in a way that cannot be mapped");
+                Output(outs[0], ins[0]);
                 foreach (var a in ins.Skip(1)) ctx.Opaque(x, a, $"{ctx.Where}: axis {a} is an inner axis of a merge");
             }
             else
