@@ -68,6 +68,33 @@ internal static class Regroup
         return null;
     }
 
+    // Megatron's fused QKV lays its rows out per head, [heads, 3 (or 2), dim]; timm's and paddle2onnx's as [3, heads, dim].
+    // When both leading sizes could be the parts (2 or 3 heads), the axis the parts are taken apart on downstream decides.
+    private static bool PerHeadParts(CouplingContext ctx, Value y, int[] outs) =>
+        ctx.Size(y, outs[1]) is 2 or 3 && PartsAxis(ctx, y, 0) == outs[1];
+
+    // The axis of v that a Gather, Split or Slice separates parts on, following Transposes; null when none is found.
+    private static int? PartsAxis(CouplingContext ctx, Value v, int depth)
+    {
+        if (depth > 4) return null;
+        foreach (var c in v.Consumers)
+        {
+            int r = ctx.Rank(v);
+            if (r < 0) return null;
+            switch (c.OpType)
+            {
+                case "Transpose" when c.Attributes.GetInts("perm") is { } perm && perm.Length == r && c.Output(0) is { } t:
+                    if (PartsAxis(ctx, t, depth + 1) is int k) return (int)perm[k];
+                    break;
+                case "Gather" or "Split" when c.Input(0) == v:
+                    return RuleHelpers.Axis(c.Attributes.GetInt("axis", 0), r);
+                case "Slice" when c.Input(0) == v && c.Input(3) is { } axes && ctx.Info(axes).KnownValues is [var a]:
+                    return RuleHelpers.Axis(a, r);
+            }
+        }
+        return null;
+    }
+
     /// <summary>Declares the couplings of the segments. <paramref name="outputElement"/> handles the output axis of a
     /// segment whose size changes with pruning (target-shape rewrites), given that axis and the segment's (outer) input
     /// axis; it returns null when the size follows, else the reason it cannot. <paramref name="innerElement"/>, when given,
@@ -100,7 +127,7 @@ internal static class Regroup
                 ctx.Same(x, ins[0], y, outs[0]);
                 Output(outs[0], ins[0]);
             }
-            else if (ins.Length == 1 && outs.Length >= 3 && ctx.Size(y, outs[0]) is 2 or 3 && outs.All(a => ctx.Size(y, a) is not null))
+            else if (ins.Length == 1 && outs.Length >= 3 && ctx.Size(y, outs[0]) is 2 or 3 && outs.All(a => ctx.Size(y, a) is not null) && !PerHeadParts(ctx, y, outs))
             {
                 // Fused projections split as [.., 3 (q/k/v) or 2 (k/v), heads, head dim]: the units are the heads (the
                 // middle axis); position p of the input axis belongs to head (p / inner) mod heads, in every part.
