@@ -31,9 +31,13 @@ public sealed class ConcatRule : OpRule
         var shape = first.Shape!.ToArray();
         long? total = 0;
         foreach (var i in inputs) total = total is long t && i.Shape![axis].Value is long n ? t + n : null;
-        shape[axis] = total is long tt ? new Dim(tt) : Dim.Unknown;
+        shape[axis] = total is long tt ? new Dim(tt) : inputs.Aggregate(new Dim(0), (acc, i) => DimExpression.Add(acc, i.Shape![axis])); // symbolic: ({past}+{seq})
         for (int d = 0; d < shape.Length; d++)
-            if (d != axis && !shape[d].IsKnown) shape[d] = inputs.Select(i => i.Shape![d]).FirstOrDefault(x => x.IsKnown, shape[d]);
+        {
+            if (d == axis) continue;
+            foreach (var i in inputs.Skip(1)) ctx.Tie(first.Shape![d], i.Shape![d]); // the other axes are equal
+            if (!shape[d].IsKnown) shape[d] = inputs.Select(i => i.Shape![d]).FirstOrDefault(x => x.IsKnown, shape[d]);
+        }
         IReadOnlyList<TrackedElement>? elements = null;
         if (first.Rank == 1 && inputs.All(i => i.Elements is not null))
         {
