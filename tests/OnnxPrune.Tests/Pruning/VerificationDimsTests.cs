@@ -104,5 +104,6 @@ public class VerificationDimsTests
             "--dim", "total=5", "--dim", "sequence_length=3", "--dim", "past_sequence_length=4");
         Assert.That(code, Is.EqualTo(2), stderr);
         Assert.That(stderr, Does.Contain("verification inputs").And.Contain("--dim"));
+        Assert.That(File.Exists(output), Is.False, "nothing written when the check cannot run");
     }
 }
