@@ -26,6 +26,8 @@ public class HeadArithmeticTests
         HeadSizeFromInput,
         /// <summary>[B, T, 4, hidden / (2 + 2)]: the divisor is computed, so it cannot be rewritten.</summary>
         ComputedDivisor,
+        /// <summary>Constant split; the merge target is [B, T, heads · 4] with heads read from the attention output's shape.</summary>
+        MergeByMul,
     }
 
     private static Value Dim(GraphBuilder b, Value t, long axis) =>
@@ -44,6 +46,7 @@ public class HeadArithmeticTests
             Style.HeadSizeByDiv => [b.Int64s("h", Heads), Div(Dim(b, t, 2), Const(Heads))],
             Style.SharedDivisor => [b.Int64s("h", Heads), Div(Dim(b, t, 2), shared!)],
             Style.HeadSizeFromInput => [b.Int64s("h", Heads), Div(Dim(b, blockInput, 2), Const(Heads))],
+            Style.MergeByMul => [b.Int64s("h", Heads), b.Int64s("d", HeadDim)],
             _ => [b.Int64s("h", Heads), Div(Dim(b, t, 2), b.Op("Add", [Const(2), Const(2)]))],
         };
         return b.Concat(0, [.. head, .. tail]);
@@ -65,7 +68,8 @@ public class HeadArithmeticTests
             var k = Heads4(f.Linear(n, C, C), 0, 2, 3, 1);
             var v = Heads4(f.Linear(n, C, C), 0, 2, 1, 3);
             var attn = b.Transpose(b.MatMul(b.Softmax(b.Mul(b.MatMul(q, k), f.Scalar(0.5f)), -1), v), 0, 2, 1, 3);
-            var merged = b.Op("Reshape", [attn, b.Concat(0, Vec(b, Dim(b, attn, 0)), Vec(b, Dim(b, attn, 1)), b.Int64s("c", C))]);
+            var width = style == Style.MergeByMul ? Vec(b, b.Op("Mul", [Dim(b, attn, 2), b.Initializer("c", Tensor.Scalar(HeadDim))])) : b.Int64s("c", C);
+            var merged = b.Op("Reshape", [attn, b.Concat(0, Vec(b, Dim(b, attn, 0)), Vec(b, Dim(b, attn, 1)), width)]);
             h = b.Add(h, f.Linear(merged, C, C));
             h = b.Add(h, f.Linear(f.Gelu(f.Linear(f.LayerNorm(h, C), C, Hidden)), Hidden, C));
         }
@@ -78,6 +82,7 @@ public class HeadArithmeticTests
     [TestCase(Style.HeadCountByDiv)]
     [TestCase(Style.HeadSizeByDiv)]
     [TestCase(Style.HeadSizeFromInput)]
+    [TestCase(Style.MergeByMul)]
     public void RunTimeHeadArithmeticGroupsTheHeadsAndMatchesTheOracle(Style style)
     {
         var analysis = DependencyAnalyzer.Analyze(Model(1, style));
