@@ -18,9 +18,14 @@ namespace OnnxPrune.Analysis;
 /// count <c>hidden / head_size</c>, a head size <c>hidden / heads</c>): how; else null.</param>
 /// <param name="Symbol">The element as a symbolic dim when its value is not known statically: a dim name or a
 /// <see cref="DimExpression"/> over names (<c>({past}+{seq})</c>); <see cref="Dim.Unknown"/> otherwise.</param>
+/// <param name="Reads">For other computed elements: the run-time dims (value, axis) that went into it, or null.</param>
 public readonly record struct TrackedElement(long? Value, Value? Constant = null, int ConstantIndex = 0, Value? DimValue = null, int DimAxis = 0, bool DimsOnly = false,
-    ScaledDim? Scaled = null, Dim Symbol = default)
+    ScaledDim? Scaled = null, Dim Symbol = default, IReadOnlyList<(Value Value, int Axis)>? Reads = null)
 {
+    /// <summary>Every run-time dim (value, axis) the element is read or computed from.</summary>
+    public IReadOnlyList<(Value Value, int Axis)> ReadDims =>
+        DimValue is { } v ? [(v, DimAxis)] : Scaled is { } s ? [(s.DimValue, s.Axis)] : Reads ?? [];
+
     /// <summary>True when the element follows run-time dimensions (read from a shape, or computed from shapes only).</summary>
     public bool FollowsDims => DimValue is not null || (Constant is null && DimsOnly);
 

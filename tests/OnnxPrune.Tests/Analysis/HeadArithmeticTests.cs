@@ -26,6 +26,8 @@ public class HeadArithmeticTests
         HeadSizeFromInput,
         /// <summary>[B, T, 4, hidden / (2 + 2)]: the divisor is computed, so it cannot be rewritten.</summary>
         ComputedDivisor,
+        /// <summary>[B, T, 4, hidden − 12]: a head size that happens to be 4, computed from the pruned dim by Sub.</summary>
+        HeadSizeBySub,
         /// <summary>Constant split; the merge target is [B, T, heads · 4] with heads read from the attention output's shape.</summary>
         MergeByMul,
     }
@@ -47,6 +49,7 @@ public class HeadArithmeticTests
             Style.SharedDivisor => [b.Int64s("h", Heads), Div(Dim(b, t, 2), shared!)],
             Style.HeadSizeFromInput => [b.Int64s("h", Heads), Div(Dim(b, blockInput, 2), Const(Heads))],
             Style.MergeByMul => [b.Int64s("h", Heads), b.Int64s("d", HeadDim)],
+            Style.HeadSizeBySub => [b.Int64s("h", Heads), Vec(b, b.Op("Sub", [Dim(b, t, 2), Const(C - HeadDim)]))],
             _ => [b.Int64s("h", Heads), Div(Dim(b, t, 2), b.Op("Add", [Const(2), Const(2)]))],
         };
         return b.Concat(0, [.. head, .. tail]);
@@ -135,15 +138,16 @@ public class HeadArithmeticTests
         Assert.That(outcome.MaxRelativeDiff, Is.LessThanOrEqualTo(Oracle.Tolerance));
     }
 
-    [Test]
-    public void AComputedDivisorBlocksTheHeadsWithTheNodeThatComputesIt()
+    [TestCase(Style.ComputedDivisor, "through Div node")]
+    [TestCase(Style.HeadSizeBySub, "computed from axis 2")]
+    public void AHeadSizeThatCannotFollowBlocksTheHeadsWithTheNodeThatComputesIt(Style style, string reason)
     {
-        var model = Model(7, Style.ComputedDivisor);
+        var model = Model(7, style);
         var analysis = DependencyAnalyzer.Analyze(model);
         var heads = analysis.Groups.Where(g => g.Kind == GroupKind.AttentionHeads).ToList();
         Assert.That(heads, Has.Count.EqualTo(2), string.Join("\n", analysis.Groups));
         foreach (var g in heads)
-            Assert.That(g.BlockedReasons.Any(r => r.Contains("inner axis 3") && r.Contains("through Div node")), Is.True, string.Join("; ", g.BlockedReasons));
+            Assert.That(g.BlockedReasons.Any(r => r.Contains("inner axis 3") && r.Contains(reason)), Is.True, string.Join("; ", g.BlockedReasons));
         // The MLPs are unaffected and still prune exactly.
         var outcome = Oracle.Check(model, new Random(8), 0.5, Dims);
         Assert.That(outcome.Prunable, Is.GreaterThanOrEqualTo(2));

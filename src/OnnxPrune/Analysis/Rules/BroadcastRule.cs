@@ -54,7 +54,8 @@ public sealed class BroadcastRule : OpRule
             scaled = new ScaledDim(x.DimValue!, x.DimAxis, false, y.Value!.Value, y.Constant, y.ConstantIndex, node);
         else if (op == "Mul" && IsDim(y) && IsConstant(x))
             scaled = new ScaledDim(y.DimValue!, y.DimAxis, false, x.Value!.Value, x.Constant, x.ConstantIndex, node);
-        return new TrackedElement(v, DimsOnly: x.FollowsDims && y.FollowsDims, Scaled: scaled, Symbol: symbol);
+        var reads = scaled is null ? x.ReadDims.Concat(y.ReadDims).Distinct().ToArray() : null;
+        return new TrackedElement(v, DimsOnly: x.FollowsDims && y.FollowsDims, Scaled: scaled, Symbol: symbol, Reads: reads is { Length: > 0 } ? reads : null);
     }
 
     /// <inheritdoc/>

@@ -135,10 +135,9 @@ public sealed class ReshapeRule : OpRule
             ctx.ShapeElement(y, m, c, s.ConstantIndex, s.Node);
             return;
         }
-        var (dimValue, axis) = e.Scaled is { } sc ? (sc.DimValue, sc.Axis) : e.DimValue is { } dv ? (dv, e.DimAxis) : (null, 0);
-        if (dimValue is null) return;
         string by = e.Scaled is { } s2 ? $" (through {s2.Node.OpType} node {s2.Node.DisplayName})" : "";
-        ctx.Opaque(dimValue, axis, $"{ctx.Where}: the size of inner axis {j} of its target is computed from axis {axis} of '{dimValue.Name}'{by}, " +
-                                   "which must then keep its size");
+        foreach (var (dimValue, axis) in e.ReadDims)
+            ctx.Opaque(dimValue, axis, $"{ctx.Where}: the size of inner axis {j} of its target is computed from axis {axis} of '{dimValue.Name}'{by}, " +
+                                       "which must then keep its size");
     }
 }
