@@ -26,8 +26,9 @@ public class MegatronQkvTests
     private static Value DimOf(GraphBuilder b, Value t, long axis) =>
         b.Op("Unsqueeze", [b.Op("Gather", [b.Op("Shape", [t]), b.Initializer("i", Tensor.Scalar(axis))], ("axis", 0L)), b.Int64s("ax", 0)]);
 
-    /// <summary>A two-layer pre-norm encoder with Megatron fused QKV of <paramref name="heads"/> heads.</summary>
-    public static OnnxModel Model(int seed, Layout layout, long heads)
+    /// <summary>A two-layer pre-norm encoder with Megatron fused QKV of <paramref name="heads"/> heads;
+    /// <paramref name="runTimeHeads"/> computes the head count as 3·H·D / (3·D) from the projection's shape.</summary>
+    public static OnnxModel Model(int seed, Layout layout, long heads, bool runTimeHeads = false)
     {
         var f = new ModelFactory(new Random(seed));
         var b = f.B;
@@ -37,16 +38,19 @@ public class MegatronQkvTests
         for (int l = 0; l < 2; l++)
         {
             var qkv = f.Linear(f.LayerNorm(h, C), C, 3 * inner);
+            var headCount = runTimeHeads
+                ? b.Op("Unsqueeze", [b.Op("Div", [b.Op("Gather", [b.Op("Shape", [qkv]), b.Initializer("i", Tensor.Scalar(2L))], ("axis", 0L)), b.Initializer("d3", Tensor.Scalar(3 * HeadDim))]), b.Int64s("ax", 0)])
+                : b.Int64s("h", heads);
             Value[] parts;
             if (layout == Layout.SplitLastAxis)
             {
-                var r = b.Op("Reshape", [qkv, b.Concat(0, DimOf(b, qkv, 0), DimOf(b, qkv, 1), b.Int64s("hd", heads, 3 * HeadDim))]);
+                var r = b.Op("Reshape", [qkv, b.Concat(0, DimOf(b, qkv, 0), DimOf(b, qkv, 1), headCount, b.Int64s("d3", 3 * HeadDim))]);
                 var split = b.OpNode("Split", [r, b.Int64s("split", HeadDim, HeadDim, HeadDim)], 3, ("axis", 3L));
                 parts = [split.Output(0)!, split.Output(1)!, split.Output(2)!];
             }
             else
             {
-                var r = b.Op("Reshape", [qkv, b.Concat(0, DimOf(b, qkv, 0), DimOf(b, qkv, 1), b.Int64s("h3d", heads, 3, HeadDim))]);
+                var r = b.Op("Reshape", [qkv, b.Concat(0, DimOf(b, qkv, 0), DimOf(b, qkv, 1), headCount, b.Int64s("d3", 3, HeadDim))]);
                 parts = Enumerable.Range(0, 3).Select(i => layout == Layout.GatherAxis3
                     ? b.Op("Gather", [r, b.Initializer("p", Tensor.Scalar((long)i))], ("axis", 3L))
                     : b.Op("Squeeze", [b.Op("Slice", [r, b.Int64s("s", i), b.Int64s("e", i + 1), b.Int64s("a", 3)]), b.Int64s("sa", 3)])).ToArray();
@@ -69,9 +73,11 @@ public class MegatronQkvTests
     [TestCase(Layout.SplitLastAxis, 3)]
     [TestCase(Layout.GatherAxis3, 3)]
     [TestCase(Layout.SliceAxis3, 2)]
-    public void HeadsOwnThreeHeadDimsOfConsecutiveRowsAndMatchTheOracle(Layout layout, long heads)
+    [TestCase(Layout.SplitLastAxis, 4, true)]
+    [TestCase(Layout.GatherAxis3, 3, true)]
+    public void HeadsOwnThreeHeadDimsOfConsecutiveRowsAndMatchTheOracle(Layout layout, long heads, bool runTimeHeads = false)
     {
-        var analysis = DependencyAnalyzer.Analyze(Model(1, layout, heads));
+        var analysis = DependencyAnalyzer.Analyze(Model(1, layout, heads, runTimeHeads));
         var groups = analysis.Groups.Where(g => g.Kind == GroupKind.AttentionHeads).ToList();
         Assert.That(groups, Has.Count.EqualTo(2), string.Join("\n", analysis.Groups));
         Assert.That(groups.All(g => !g.IsBlocked && g.Size == heads), Is.True, string.Join("\n", groups.SelectMany(g => g.BlockedReasons)));
@@ -79,7 +85,7 @@ public class MegatronQkvTests
         var fused = groups[0].ConstantSlices.Single(s => s.Value.Constant!.Shape.SequenceEqual(new[] { C, 3 * heads * HeadDim }));
         Assert.That(fused.Axis, Is.EqualTo(1));
         Assert.That(fused.Map.Positions(1), Is.EqualTo(Enumerable.Range(12, 12).Select(p => (long)p)));
-        var outcome = Oracle.Check(Model(1, layout, heads), new Random(2), 0.5, new Dictionary<string, long> { ["N"] = 2, ["T"] = 3 });
+        var outcome = Oracle.Check(Model(1, layout, heads, runTimeHeads), new Random(2), 0.5, new Dictionary<string, long> { ["N"] = 2, ["T"] = 3 });
         Assert.That(outcome.Analysis.Prunable.Count(g => g.Kind == GroupKind.AttentionHeads), Is.EqualTo(2));
         Assert.That(outcome.Result.ParametersAfter, Is.LessThan(outcome.Result.ParametersBefore));
         Assert.That(outcome.MaxRelativeDiff, Is.LessThanOrEqualTo(Oracle.Tolerance));

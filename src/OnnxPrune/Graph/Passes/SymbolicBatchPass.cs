@@ -18,7 +18,7 @@ namespace OnnxPrune.Graph.Passes;
 /// broadcasts and nothing changes. Tile repeats starting with N: when the tiled value carries the batch, N = 1 is left as
 /// it is and N &gt; 1 is refused (repeating the batch is not a batch-free computation); when it does not (a constant),
 /// its leading dim must be 1 and the repeat becomes the run-time batch. A value "carries the batch" when it is computed
-/// from a data input or from a rewritten node. A Reshape, Tile or Resize (constant sizes) that meets none of these throws
+/// from a data input or from a rewritten node (nodes are read in stored order, which ONNX requires to be topological). A Reshape, Tile or Resize (constant sizes) that meets none of these throws
 /// <see cref="UnsupportedModelException"/> naming it, before anything is edited. Declare the intermediates' shapes first
 /// (e.g. the shape engine's <c>ShapeInfo.WriteTo</c>) so the first Reshape form applies and Expand knows its input's rank.
 /// <b>Guarantee:</b> at batch N every output is bit-identical; inputs, outputs and initializers keep their names (a
