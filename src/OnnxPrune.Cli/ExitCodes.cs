@@ -64,6 +64,7 @@ internal static class ExitCodes
         OnnxFormatException => (BadModel, "invalid model"),
         UnsupportedModelException => (Unsupported, "unsupported"),
         PruningConstraintException => (PruningConstraint, "pruning constraint"),
+        OnnxPrune.Pruning.VerificationInputException => (Usage, "verification inputs"),
         OnnxPrune.Runtime.OrtCallException => (Runtime, "onnx runtime"),
         Microsoft.ML.OnnxRuntime.OnnxRuntimeException => (Runtime, "onnx runtime"),
         OnnxPrune.Training.TrainingDivergedException => (TrainingDiverged, "training diverged"),

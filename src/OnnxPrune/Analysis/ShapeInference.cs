@@ -30,12 +30,13 @@ public static class ShapeInference
         rules ??= OpRuleRegistry.Default;
         bindings ??= DimBindings.None;
         var infos = new Dictionary<Value, TensorInfo>();
+        var ties = new List<DimTie>();
         foreach (var v in graph.Inputs)
             infos[v] = Declared(v, bindings, isDataInput: v.Initializer is null) ?? TensorInfo.Unknown;
         foreach (var c in graph.Initializers) infos[c.Value] = FromConstant(c);
         foreach (var node in GraphOrder.Topological(graph))
         {
-            var ctx = new ShapeContext(node, infos, opset == 0 ? long.MaxValue : opset);
+            var ctx = new ShapeContext(node, infos, opset == 0 ? long.MaxValue : opset, ties);
             if (node.ConstantOutput is { } constant) infos[node.Output(0)!] = FromConstant(constant);
             else if (rules.Find(node) is { } rule)
             {
@@ -51,7 +52,7 @@ public static class ShapeInference
                 infos[o] = Merge(infos.GetValueOrDefault(o), trustDeclaredIntermediates ? Declared(o, bindings, isDataInput: false) : null);
             }
         }
-        return new ShapeInfo(infos);
+        return new ShapeInfo(infos, ties);
     }
 
     internal static TensorInfo FromConstant(ConstantTensor c)
@@ -88,7 +89,15 @@ public sealed class ShapeInfo
 {
     private readonly Dictionary<Value, TensorInfo> _infos;
 
-    internal ShapeInfo(Dictionary<Value, TensorInfo> infos) => _infos = infos;
+    internal ShapeInfo(Dictionary<Value, TensorInfo> infos, IReadOnlyList<DimTie>? ties = null)
+    {
+        _infos = infos;
+        Ties = ties ?? [];
+    }
+
+    /// <summary>Pairs of sizes (at least one symbolic) that ops need equal, or one of them 1 where they broadcast: the
+    /// relations between a model's symbolic dims (<see cref="DimTies"/> picks input sizes that satisfy them).</summary>
+    public IReadOnlyList<DimTie> Ties { get; }
 
     /// <summary>What is known about <paramref name="value"/> (never null; <see cref="TensorInfo.Unknown"/> when nothing).</summary>
     public TensorInfo this[Value value] => _infos.GetValueOrDefault(value) ?? TensorInfo.Unknown;

@@ -11,7 +11,7 @@ namespace OnnxPrune.Tests.Analysis;
 /// their MLP and head groups, and every cut matches the masked reference.</summary>
 public class ExportStyleTests
 {
-    private const long C = 16, Heads = 4, HeadDim = 4, Hidden = 32, Vocab = 7;
+    internal const long C = 16, Heads = 4, HeadDim = 4, Hidden = 32, Vocab = 7;
 
     // shape(t)[axis] as a 1-element int64 vector (Shape → Gather → Unsqueeze, as torch.onnx writes it).
     private static Value DimOf(GraphBuilder b, Value t, long axis) =>
@@ -26,17 +26,28 @@ public class ExportStyleTests
         return b.Op("Reshape", [y, b.Concat(0, DimOf(b, x, 0), DimOf(b, x, 1), b.Int64s("nf", cout))]);
     }
 
-    private static Value SplitHeads(GraphBuilder b, Value t) =>
-        b.Transpose(b.Op("Reshape", [t, b.Concat(0, DimOf(b, t, 0), DimOf(b, t, 1), b.Int64s("h", Heads), b.Int64s("d", HeadDim))]), 0, 2, 1, 3);
+    // [B, T, heads, dim]; with runTimeHeads the head count is hidden / dim read from t's shape (Div, as dynamo exports write it).
+    private static Value SplitHeads(GraphBuilder b, Value t, bool runTimeHeads = false)
+    {
+        var heads = runTimeHeads
+            ? b.Op("Unsqueeze", [b.Op("Div", [b.Op("Gather", [b.Op("Shape", [t]), b.Initializer("i", Tensor.Scalar(2L))], ("axis", 0L)), b.Initializer("hd", Tensor.Scalar(HeadDim))]), b.Int64s("ax", 0)])
+            : b.Int64s("h", Heads);
+        return b.Transpose(b.Op("Reshape", [t, b.Concat(0, DimOf(b, t, 0), DimOf(b, t, 1), heads, b.Int64s("d", HeadDim))]), 0, 2, 1, 3);
+    }
 
     /// <summary>A GPT-2-style decoder as optimum / torch.onnx export it: input embeddings [batch, seq, C], a KV cache
     /// (past_key_values.i.key/value [batch, heads, past, dim] in, present.i.* out), fused c_attn split by Split on the
     /// feature axis, scores scaled by Div, every Reshape target computed from Shape.</summary>
-    public static OnnxModel Gpt2(int seed, int layers = 4)
+    /// <param name="seed">Weights' seed.</param>
+    /// <param name="layers">Decoder layers.</param>
+    /// <param name="runTimeHeads">Head counts computed as hidden / head size from Shape (Div) instead of constants.</param>
+    /// <param name="mask">An additive attention mask input [batch, 1, 1, "past + seq"] (its length tied to the cache's).</param>
+    public static OnnxModel Gpt2(int seed, int layers = 4, bool runTimeHeads = false, bool mask = false)
     {
         var f = new ModelFactory(new Random(seed));
         var b = f.B;
         var x = b.Input("inputs_embeds", ElementType.Float, "batch", "seq", C);
+        var attentionMask = mask ? b.Input("attention_mask", ElementType.Float, "batch", 1, 1, "past + seq") : null;
         var outputs = new List<(Value, object[])>();
         var h = x;
         for (int l = 0; l < layers; l++)
@@ -45,12 +56,13 @@ public class ExportStyleTests
             var pastV = b.Input($"past_key_values.{l}.value", ElementType.Float, "batch", Heads, "past", HeadDim);
             var qkv = Conv1D(f, f.LayerNorm(h, C), C, 3 * C);
             var parts = b.OpNode("Split", [qkv, b.Int64s("split", C, C, C)], 3, ("axis", 2L));
-            var q = SplitHeads(b, parts.Output(0)!);
-            var k = b.Concat(2, pastK, SplitHeads(b, parts.Output(1)!));
-            var v = b.Concat(2, pastV, SplitHeads(b, parts.Output(2)!));
+            var q = SplitHeads(b, parts.Output(0)!, runTimeHeads);
+            var k = b.Concat(2, pastK, SplitHeads(b, parts.Output(1)!, runTimeHeads));
+            var v = b.Concat(2, pastV, SplitHeads(b, parts.Output(2)!, runTimeHeads));
             outputs.Add((k, ["batch", Heads, "total", HeadDim]));
             outputs.Add((v, ["batch", Heads, "total", HeadDim]));
             var scores = b.Op("Div", [b.MatMul(q, b.Transpose(k, 0, 1, 3, 2)), b.Initializer("scale", Tensor.Scalar(MathF.Sqrt(HeadDim)))]);
+            if (attentionMask is not null) scores = b.Add(scores, attentionMask);
             var attn = b.Transpose(b.MatMul(b.Softmax(scores, -1), v), 0, 2, 1, 3);
             var merged = b.Op("Reshape", [attn, b.Concat(0, DimOf(b, attn, 0), DimOf(b, attn, 1), b.Int64s("hd", C))]);
             h = b.Add(h, Conv1D(f, merged, C, C));
@@ -228,6 +240,28 @@ public class InterfaceChangeTests
         Assert.That(report.Verification.MaxRelativeDifference, Is.LessThan(1e-4));
         Assert.That(model.Graph.Inputs.Where(v => v.Name.StartsWith("past_key_values.")).Select(v => v.Shape![1].Value), Is.All.EqualTo(2), "4 heads → 2 in every cache input");
         Assert.That(model.Graph.Outputs.Where(v => v.Name.StartsWith("present.")).Select(v => v.Shape![1].Value), Is.All.EqualTo(2));
+    }
+
+    [Test]
+    public async Task RunTimeHeadCountsAndATiedMaskVerifyWithoutAnyDim()
+    {
+        // Head counts computed as hidden / head size, an attention mask of length past + seq: the heads are grouped, and
+        // --verify picks input sizes that fit together by itself (mask length = past + seq).
+        var model = ExportStyleTests.Gpt2(41, layers: 2, runTimeHeads: true, mask: true);
+        var analysis = DependencyAnalyzer.Analyze(model, new AnalysisOptions { AllowInterfaceChange = true });
+        var heads = analysis.Groups.Where(g => g.Kind == GroupKind.AttentionHeads).ToList();
+        Assert.That(heads, Has.Count.EqualTo(2), string.Join("\n", analysis.Groups));
+        Assert.That(heads.All(g => !g.IsBlocked), Is.True, string.Join("\n", heads.SelectMany(g => g.BlockedReasons)));
+        var report = await Pruner.With(new AnalysisOptions { AllowInterfaceChange = true }).PruneAsync(model, new PruneOptions
+        {
+            Criterion = new OnnxPrune.Pruning.Importance.MagnitudeCriterion(2),
+            Budget = new UniformRatioBudget(0.5),
+            Verify = new VerificationOptions(),
+        });
+        Assert.That(report.Verification!.Passed, Is.True, $"max relative difference {report.Verification.MaxRelativeDifference}");
+        Assert.That(model.Graph.Inputs.Where(v => v.Name.StartsWith("past_key_values.")).Select(v => v.Shape![1].Value), Is.All.EqualTo(2));
+        Assert.That(model.Graph.Nodes.Count(n => n.OpType == "Div" && n.Input(1)!.Constant is { ElementType: ElementType.Int64 } c && c.Data.ToInt64Array()[0] == ExportStyleTests.HeadDim),
+            Is.EqualTo(6), "the head-size divisors are not rewritten: hidden / head size gives the new head count by itself");
     }
 
     [Test]

@@ -31,6 +31,7 @@ public class ExitCodeTests
         [typeof(OnnxPrune.MultiTask.TaskFileException)] = ExitCodes.BadData,
         [typeof(OnnxPrune.Pipeline.GateFailedException)] = ExitCodes.GateFailed,
         [typeof(OnnxPrune.Pipeline.PipelineFormatException)] = ExitCodes.Usage,
+        [typeof(OnnxPrune.Pruning.VerificationInputException)] = ExitCodes.Usage,
     };
 
     private static IEnumerable<Type> LibraryExceptionTypes() =>

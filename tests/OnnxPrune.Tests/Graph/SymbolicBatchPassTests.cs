@@ -78,6 +78,108 @@ public class SymbolicBatchPassTests
         Assert.That(model.ToBytes(), Is.EqualTo(before));
     }
 
+    /// <summary>A fixed-batch-1 RGB classifier whose extra channels are built from constants at the export's batch:
+    /// Conv → Relu [1, 4, 6, 6], concatenated on channels with Expand(learned [1, 1, 6, 6], [1, 1, 6, 6]),
+    /// ConstantOfShape([1, 1, 6, 6]) and Cast(Tile(int64 [1, 1, 6, 6], [1, 1, 1, 1])) (all three hard-code the batch 1 and
+    /// would give one sample where the Concat needs B), then Reshape [1, −1] → Gemm (6 logits).</summary>
+    public static OnnxModel FixedBatchBroadcasts(int seed = 3)
+    {
+        var r = new Random(seed);
+        float[] W(int n, float scale) => Enumerable.Range(0, n).Select(_ => (r.NextSingle() * 2 - 1) * scale).ToArray();
+        var b = new GraphBuilder(opset: 17);
+        var x = b.Input("pixels", ElementType.Float, 1, 3, 12, 12);
+        var h = b.Relu(b.Conv(x, b.Initializer("conv.w", W(108, 0.4f), 4, 3, 3, 3), b.Initializer("conv.b", W(4, 0.1f), 4), strides: [2, 2], pads: [1, 1, 1, 1]));
+        var expanded = b.Op("Expand", [b.Initializer("plane", W(36, 0.5f), 1, 1, 6, 6), b.Int64s("expand_shape", 1, 1, 6, 6)]);
+        var filled = b.Op("ConstantOfShape", [b.Int64s("fill_shape", 1, 1, 6, 6)], ("value", Tensor.FromArray<float>([0.25f], 1)));
+        var marks = Enumerable.Range(0, 36).Select(i => (long)(i % 3)).ToArray();
+        var tiled = b.Op("Cast", [b.Op("Tile", [b.Initializer("marks", Tensor.FromArray<long>(marks, 1, 1, 6, 6)), b.Int64s("repeats", 1, 1, 1, 1)])], ("to", (long)ElementType.Float));
+        var all = b.Concat(1, h, expanded, filled, tiled);
+        var logits = b.Gemm(b.Reshape(all, 1, -1), b.Initializer("fc.w", W(6 * 252, 0.2f), 6, 252), b.Initializer("fc.b", W(6, 0.1f), 6), transB: true);
+        b.Output(logits, ElementType.Float, 1, 6);
+        return b.Build();
+    }
+
+    [Test]
+    public void ExpandTileAndConstantOfShapeTakeTheRunTimeBatch()
+    {
+        var original = FixedBatchBroadcasts();
+        var copy = BatchFreeModel.Copy(original);
+        foreach (var op in new[] { "Expand", "ConstantOfShape", "Tile" })
+        {
+            var node = copy.Graph.Nodes.Single(n => n.OpType == op);
+            var shapeInput = node.Input(op == "ConstantOfShape" ? 0 : 1)!;
+            Assert.That(shapeInput.Constant, Is.Null, $"{op}: the hard-coded shape is replaced");
+            Assert.That(shapeInput.Producer!.OpType, Is.EqualTo("Concat"), op);
+        }
+        var x = Random(9, 8, 3, 12, 12);
+        using var batched = OrtSessions.Create(copy);
+        var all = batched.RunTensors(new Dictionary<string, Tensor> { ["pixels"] = x }).Values.Single();
+        Assert.That(all.Shape, Is.EqualTo(new long[] { 8, 6 }));
+        var flat = all.ToFloatArray();
+        using var single = OrtSessions.Create(original);
+        for (int i = 0; i < 8; i++)
+        {
+            var one = Tensor.FromArray<float>(x.ToFloatArray().AsSpan(i * 432, 432).ToArray(), 1, 3, 12, 12);
+            var expected = single.RunTensors(new Dictionary<string, Tensor> { ["pixels"] = one }).Values.Single().ToFloatArray();
+            Assert.That(flat.AsSpan(i * 6, 6).ToArray(), Is.EqualTo(expected).Within(1e-5f), $"sample {i}");
+        }
+        // Without the pass the fixed-batch model cannot take 8 samples at all.
+        var loose = OnnxModel.FromBytes(original.ToBytes(), "loose");
+        loose.Graph.DataInputs.Single().Shape = [new Dim("batch"), 3, 12, 12];
+        loose.Graph.Outputs.Single().Shape = [new Dim("batch"), 6];
+        using var unpatched = OrtSessions.Create(loose);
+        Assert.That(() => unpatched.RunTensors(new Dictionary<string, Tensor> { ["pixels"] = x }), Throws.InstanceOf<Exception>());
+    }
+
+    [Test]
+    public void ExpandOfABatchedValueByOneIsLeftAlone()
+    {
+        var b = new GraphBuilder();
+        var x = b.Input("x", ElementType.Float, 1, 4);
+        b.Output(b.Op("Expand", [x, b.Int64s("to", 1, 4)]), ElementType.Float, 1, 4);
+        var model = b.Build();
+        var result = new SymbolicBatchPass().Run(model);
+        Assert.That(model.Graph.Nodes.Single(n => n.OpType == "Expand").Input(1)!.Constant, Is.Not.Null, "1 broadcasts against any batch");
+        Assert.That(result.Notes, Has.None.Contains("Expand"));
+    }
+
+    [Test]
+    public void TileThatRepeatsABatchedValueIsRefusedByNameBeforeAnyEdit()
+    {
+        var b = new GraphBuilder();
+        var x = b.Input("x", ElementType.Float, 2, 4);
+        b.Output(b.Op("Tile", [x, b.Int64s("repeats", 2, 1)]), ElementType.Float, 4, 4);
+        var model = b.Build();
+        var before = model.ToBytes();
+        var tile = model.Graph.Nodes.Single(n => n.OpType == "Tile");
+        var e = Assert.Throws<UnsupportedModelException>(() => new SymbolicBatchPass().Run(model));
+        Assert.That(e!.Message, Does.Contain(tile.DisplayName).And.Contain("not a batch-free computation"));
+        Assert.That(model.ToBytes(), Is.EqualTo(before));
+    }
+
+    [Test]
+    public void AFixedBatchOneExportWithExpandTileAndConstantOfShapeFinetunesAtBatchEight()
+    {
+        var dir = TestPaths.TempDir();
+        var (teacher, student, output) = (Path.Combine(dir, "teacher.onnx"), Path.Combine(dir, "student.onnx"), Path.Combine(dir, "tuned.onnx"));
+        FixedBatchBroadcasts(1).Save(teacher);
+        FixedBatchBroadcasts(2).Save(student);
+        var images = OnnxPrune.Tests.Training.DistillationTests.WriteImages(20, 20, 16);
+        var (code, stdout, stderr) = OnnxPrune.Tests.Training.TrainingCliTests.Cli("finetune", student, output, "--teacher", teacher, "--data", "images:" + images,
+            "--steps", "30", "--batch", "8", "--optimizer", "adamw", "--lr", "0.01", "--threads", "1");
+        Assert.That(code, Is.EqualTo(0), stderr);
+        var m = System.Text.RegularExpressions.Regex.Match(stdout, @"mean squared gap to the teacher on \d+ held-out images ([0-9.eE+-]+) → ([0-9.eE+-]+)");
+        Assert.That(m.Success, stdout);
+        double before = double.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        double after = double.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.That(after, Is.LessThan(before), "trained at batch 8");
+        var tuned = OnnxModel.Load(output);
+        Assert.That(tuned.Graph.DataInputs.Single().Shape![0].Value, Is.EqualTo(1), "the saved model keeps the fixed batch");
+        Assert.That(tuned.Graph.Nodes.Single(n => n.OpType == "Expand").Input(1)!.Constant, Is.Not.Null, "and its own constants");
+        Assert.That(tuned.Graph.Initializers.Single(c => c.Name == "plane").Data.ToFloatArray(),
+            Is.Not.EqualTo(OnnxModel.Load(student).Graph.Initializers.Single(c => c.Name == "plane").Data.ToFloatArray()), "the expanded constant trained");
+    }
+
     [Test]
     public void AModelWithASymbolicBatchIsLeftAlone()
     {

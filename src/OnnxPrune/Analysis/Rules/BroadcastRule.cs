@@ -1,3 +1,4 @@
+using OnnxPrune.Graph;
 using OnnxPrune.Tensors;
 
 namespace OnnxPrune.Analysis.Rules;
@@ -24,16 +25,37 @@ public sealed class BroadcastRule : OpRule
         if ((a.Elements.Count != n && a.Elements.Count != 1) || (b.Elements.Count != n && b.Elements.Count != 1)) return;
         var result = new TrackedElement[n];
         for (int i = 0; i < n; i++)
-        {
-            var x = a.Elements[a.Elements.Count == 1 ? 0 : i];
-            var y = b.Elements[b.Elements.Count == 1 ? 0 : i];
-            long? v = x.Value is long p && y.Value is long q
-                ? op switch { "Add" => p + q, "Sub" => p - q, "Mul" => p * q, _ => q == 0 ? null : p / q }
-                : null;
-            result[i] = TrackedElement.Computed(v, x.FollowsDims && y.FollowsDims);
-        }
+            result[i] = Arithmetic(ctx.Node, op, a.Elements[a.Elements.Count == 1 ? 0 : i], b.Elements[b.Elements.Count == 1 ? 0 : i]);
         var shape = a.Elements.Count >= b.Elements.Count ? a.Shape : b.Shape;
         ctx.SetOutput(0, a.ElementType, shape, result);
+    }
+
+    // One element of integer shape arithmetic: its value, its symbolic form (DimExpression: sums, products, floor division
+    // by a positive constant) and, for a run-time dim times or divided by a constant, that relation (ScaledDim).
+    private static TrackedElement Arithmetic(Graph.Node node, string op, TrackedElement x, TrackedElement y)
+    {
+        long? v = x.Value is long p && y.Value is long q
+            ? op switch { "Add" => p + q, "Sub" => p - q, "Mul" => p * q, _ => q == 0 ? null : p / q }
+            : null;
+        Dim symbol = v is not null ? default : op switch
+        {
+            "Add" => DimExpression.Add(x.AsDim, y.AsDim),
+            "Sub" => y.Value is long c ? DimExpression.Add(x.AsDim, -c) : Dim.Unknown,
+            "Mul" => DimExpression.Mul(x.AsDim, y.AsDim),
+            _ => y.Value is long d && d > 0 ? DimExpression.FloorDiv(x.AsDim, d) : Dim.Unknown,
+        };
+        if (symbol.Param is null) symbol = default;
+        ScaledDim? scaled = null;
+        bool IsConstant(TrackedElement e) => e.Value is > 0 && !e.FollowsDims && e.Scaled is null;
+        bool IsDim(TrackedElement e) => e.DimValue is not null;
+        if (op == "Div" && IsDim(x) && IsConstant(y))
+            scaled = new ScaledDim(x.DimValue!, x.DimAxis, true, y.Value!.Value, y.Constant, y.ConstantIndex, node);
+        else if (op == "Mul" && IsDim(x) && IsConstant(y))
+            scaled = new ScaledDim(x.DimValue!, x.DimAxis, false, y.Value!.Value, y.Constant, y.ConstantIndex, node);
+        else if (op == "Mul" && IsDim(y) && IsConstant(x))
+            scaled = new ScaledDim(y.DimValue!, y.DimAxis, false, x.Value!.Value, x.Constant, x.ConstantIndex, node);
+        var reads = scaled is null ? x.ReadDims.Concat(y.ReadDims).Distinct().ToArray() : null;
+        return new TrackedElement(v, DimsOnly: x.FollowsDims && y.FollowsDims, Scaled: scaled, Symbol: symbol, Reads: reads is { Length: > 0 } ? reads : null);
     }
 
     /// <inheritdoc/>

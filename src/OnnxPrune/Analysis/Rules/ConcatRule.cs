@@ -14,14 +14,30 @@ public sealed class ConcatRule : OpRule
     {
         var inputs = Enumerable.Range(0, ctx.InputCount).Select(ctx.Input).ToList();
         var first = inputs[0];
-        if (inputs.Any(i => i.Shape is null) || inputs.Any(i => i.Rank != first.Rank) || first.Rank < 1) { ctx.SetOutput(0, first.ElementType, null); return; }
+        var known = inputs.Where(i => i.Shape is not null).ToList();
+        if (known.Count == 0 || known.Any(i => i.Rank != known[0].Rank) || known[0].Rank < 1) { ctx.SetOutput(0, first.ElementType, null); return; }
+        if (known.Count < inputs.Count)
+        {
+            // An input of unknown shape (an op without a shape rule): the rank and the other axes still follow from the rest.
+            int a = RuleHelpers.Axis(ctx.Node.Attributes.GetInt("axis", 0), known[0].Rank);
+            var partial = known[0].Shape!.ToArray();
+            partial[a] = Dim.Unknown;
+            for (int d = 0; d < partial.Length; d++)
+                if (d != a && !partial[d].IsKnown) partial[d] = known.Select(i => i.Shape![d]).FirstOrDefault(x => x.IsKnown, partial[d]);
+            ctx.SetOutput(0, known.Select(i => i.ElementType).FirstOrDefault(t => t != Tensors.ElementType.Undefined), partial);
+            return;
+        }
         int axis = RuleHelpers.Axis(ctx.Node.Attributes.GetInt("axis", 0), first.Rank);
         var shape = first.Shape!.ToArray();
         long? total = 0;
         foreach (var i in inputs) total = total is long t && i.Shape![axis].Value is long n ? t + n : null;
-        shape[axis] = total is long tt ? new Dim(tt) : Dim.Unknown;
+        shape[axis] = total is long tt ? new Dim(tt) : inputs.Aggregate(new Dim(0), (acc, i) => DimExpression.Add(acc, i.Shape![axis])); // symbolic: ({past}+{seq})
         for (int d = 0; d < shape.Length; d++)
-            if (d != axis && !shape[d].IsKnown) shape[d] = inputs.Select(i => i.Shape![d]).FirstOrDefault(x => x.IsKnown, shape[d]);
+        {
+            if (d == axis) continue;
+            foreach (var i in inputs.Skip(1)) ctx.Tie(first.Shape![d], i.Shape![d]); // the other axes are equal
+            if (!shape[d].IsKnown) shape[d] = inputs.Select(i => i.Shape![d]).FirstOrDefault(x => x.IsKnown, shape[d]);
+        }
         IReadOnlyList<TrackedElement>? elements = null;
         if (first.Rank == 1 && inputs.All(i => i.Elements is not null))
         {

@@ -154,9 +154,13 @@ public sealed class CouplingContext
 
     /// <summary>Element <paramref name="index"/> of int constant <paramref name="constant"/> holds the size of this axis (or
     /// size × trailing factor): surgery rewrites it when units on the axis are removed.</summary>
-    public void ShapeElement(Value v, int axis, Value constant, int index)
+    public void ShapeElement(Value v, int axis, Value constant, int index) => ShapeElement(v, axis, constant, index, Node);
+
+    /// <summary>Same, for a constant read by <paramref name="owner"/> rather than by this node (e.g. the divisor of a
+    /// Div that computes a head size for this node's target shape).</summary>
+    public void ShapeElement(Value v, int axis, Value constant, int index, Node owner)
     {
-        if (Dim(v, axis) is { } d && !d.ShapeElements.Contains((constant, index, Node))) d.ShapeElements.Add((constant, index, Node));
+        if (Dim(v, axis) is { } d && !d.ShapeElements.Contains((constant, index, owner))) d.ShapeElements.Add((constant, index, owner));
     }
 
     /// <summary>Integer attribute <paramref name="name"/> of this node (element <paramref name="element"/> of a list attribute,

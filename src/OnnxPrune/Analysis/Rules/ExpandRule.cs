@@ -11,7 +11,7 @@ public sealed class ExpandRule : OpRule
     public override IReadOnlyList<string> OpTypes { get; } = ["Expand", "ConstantOfShape"];
 
     private static Dim[]? ShapeOf(TensorInfo shape) =>
-        shape.Elements?.Select(e => e.Value is long v ? new Dim(v) : Dim.Unknown).ToArray();
+        shape.Elements?.Select(e => e.AsDim).ToArray();
 
     /// <inheritdoc/>
     public override void InferShapes(ShapeContext ctx)

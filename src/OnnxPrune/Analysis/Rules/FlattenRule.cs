@@ -42,6 +42,6 @@ public sealed class FlattenRule : OpRule
             ctx.OpaqueValue(y, reason);
             return;
         }
-        Regroup.Couple(ctx, x, y, segments, _ => true);
+        Regroup.Couple(ctx, x, y, segments, (_, _) => null);
     }
 }

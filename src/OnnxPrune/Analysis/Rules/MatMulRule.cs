@@ -15,7 +15,8 @@ public sealed class MatMulRule : OpRule
     {
         var (a, b) = (ctx.Input(0), ctx.Input(1));
         if (a.Rank < 2 || b.Rank < 2) { ctx.SetOutput(0, a.ElementType, null); return; }
-        var batch = RuleHelpers.Broadcast([a.Shape!.Take(a.Rank - 2).ToArray(), b.Shape!.Take(b.Rank - 2).ToArray()]);
+        var batch = RuleHelpers.Broadcast([a.Shape!.Take(a.Rank - 2).ToArray(), b.Shape!.Take(b.Rank - 2).ToArray()], ctx.Tie);
+        ctx.Tie(a.Shape![^1], b.Shape![^2]); // the contracted sizes are equal
         if (batch is null) { ctx.SetOutput(0, a.ElementType, null); return; }
         ctx.SetOutput(0, a.ElementType, [.. batch, a.Shape![^2], b.Shape![^1]]);
     }

@@ -68,10 +68,45 @@ internal static class Regroup
         return null;
     }
 
-    /// <summary>Declares the couplings of the segments. <paramref name="outputElement"/> handles the output axis of a
-    /// segment whose size changes with pruning (target-shape rewrites); it returns false when the size cannot follow.</summary>
-    public static void Couple(CouplingContext ctx, Value x, Value y, List<Segment> segments, Func<int, bool> outputElement)
+    // Megatron's fused QKV lays its rows out per head, [heads, 3 (or 2), dim]; timm's and paddle2onnx's as [3, heads, dim].
+    // When both leading sizes could be the parts (2 or 3 heads), the axis the parts are taken apart on downstream decides.
+    private static bool PerHeadParts(CouplingContext ctx, Value y, int[] outs) =>
+        ctx.Size(y, outs[1]) is 2 or 3 && PartsAxis(ctx, y, 0) == outs[1];
+
+    // The axis of v that a Gather, Split or Slice separates parts on, following Transposes; null when none is found.
+    private static int? PartsAxis(CouplingContext ctx, Value v, int depth)
     {
+        if (depth > 4) return null;
+        foreach (var c in v.Consumers)
+        {
+            int r = ctx.Rank(v);
+            if (r < 0) return null;
+            switch (c.OpType)
+            {
+                case "Transpose" when c.Attributes.GetInts("perm") is { } perm && perm.Length == r && c.Output(0) is { } t:
+                    if (PartsAxis(ctx, t, depth + 1) is int k) return (int)perm[k];
+                    break;
+                case "Gather" or "Split" when c.Input(0) == v:
+                    return RuleHelpers.Axis(c.Attributes.GetInt("axis", 0), r);
+                case "Slice" when c.Input(0) == v && c.Input(3) is { } axes && ctx.Info(axes).KnownValues is [var a]:
+                    return RuleHelpers.Axis(a, r);
+            }
+        }
+        return null;
+    }
+
+    /// <summary>Declares the couplings of the segments. <paramref name="outputElement"/> handles the output axis of a
+    /// segment whose size changes with pruning (target-shape rewrites), given that axis and the segment's (outer) input
+    /// axis; it returns null when the size follows, else the reason it cannot. <paramref name="innerElement"/>, when given,
+    /// handles each inner output axis of a split (whose size must not change), given that axis, the input axis and the
+    /// split's outer output axis.</summary>
+    public static void Couple(CouplingContext ctx, Value x, Value y, List<Segment> segments, Func<int, int, string?> outputElement,
+        Action<int, int, int>? innerElement = null)
+    {
+        void Output(int j, int i)
+        {
+            if (outputElement(j, i) is { } reason) ctx.Opaque(y, j, reason);
+        }
         foreach (var s in segments)
         {
             var ins = s.In.Where(a => ctx.Size(x, a) != 1).ToArray();
@@ -90,9 +125,9 @@ internal static class Regroup
             if (ins.Length == 1 && outs.Length == 1)
             {
                 ctx.Same(x, ins[0], y, outs[0]);
-                if (!outputElement(outs[0])) ctx.Opaque(y, outs[0], $"{ctx.Where}: target size of axis {outs[0]} is computed at run time in a way that cannot be mapped");
+                Output(outs[0], ins[0]);
             }
-            else if (ins.Length == 1 && outs.Length >= 3 && ctx.Size(y, outs[0]) is 2 or 3 && outs.All(a => ctx.Size(y, a) is not null))
+            else if (ins.Length == 1 && outs.Length >= 3 && ctx.Size(y, outs[0]) is 2 or 3 && outs.All(a => ctx.Size(y, a) is not null) && !PerHeadParts(ctx, y, outs))
             {
                 // Fused projections split as [.., 3 (q/k/v) or 2 (k/v), heads, head dim]: the units are the heads (the
                 // middle axis); position p of the input axis belongs to head (p / inner) mod heads, in every part.
@@ -101,22 +136,29 @@ internal static class Regroup
                 long inner = outs.Skip(2).Aggregate(1L, (p, a) => p * ctx.Size(y, a)!.Value);
                 long total = ctx.Size(x, ins[0])!.Value;
                 for (long p = 0; p < total; p++) ctx.Couple(y, m, p / inner % heads, x, ins[0], p);
-                if (!outputElement(m)) ctx.Opaque(y, m, $"{ctx.Where}: target size of axis {m} is computed at run time in a way that cannot be mapped");
+                Output(m, ins[0]);
                 foreach (var a in outs.Where(a => a != m))
+                {
                     ctx.Opaque(y, a, a == outs[0] ? $"{ctx.Where}: axis {a} separates the fused parts" : $"{ctx.Where}: axis {a} is an inner axis of a split");
+                    innerElement?.Invoke(a, ins[0], m);
+                }
             }
             else if (ins.Length == 1)
             {
                 long inner = outs.Skip(1).Aggregate(1L, (p, a) => p * ctx.Size(y, a)!.Value);
                 ctx.Block(y, outs[0], x, ins[0], inner);
-                if (!outputElement(outs[0])) ctx.Opaque(y, outs[0], $"{ctx.Where}: target size of axis {outs[0]} is computed at run time in a way that cannot be mapped");
-                foreach (var a in outs.Skip(1)) ctx.Opaque(y, a, $"{ctx.Where}: axis {a} is an inner axis of a split");
+                Output(outs[0], ins[0]);
+                foreach (var a in outs.Skip(1))
+                {
+                    ctx.Opaque(y, a, $"{ctx.Where}: axis {a} is an inner axis of a split");
+                    innerElement?.Invoke(a, ins[0], outs[0]);
+                }
             }
             else if (outs.Length == 1)
             {
                 long inner = ins.Skip(1).Aggregate(1L, (p, a) => p * ctx.Size(x, a)!.Value);
                 ctx.Block(x, ins[0], y, outs[0], inner);
-                if (!outputElement(outs[0])) ctx.Opaque(y, outs[0], $"{ctx.Where}: target size of axis {outs[0]} is computed at run time in a way that cannot be mapped");
+                Output(outs[0], ins[0]);
                 foreach (var a in ins.Skip(1)) ctx.Opaque(x, a, $"{ctx.Where}: axis {a} is an inner axis of a merge");
             }
             else

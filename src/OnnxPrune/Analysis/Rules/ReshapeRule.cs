@@ -25,7 +25,7 @@ public sealed class ReshapeRule : OpRule
             else if (el.Value == -1) inferred = j;
             else if (el.Value is long v) dims[j] = new Dim(v);
             else if (el.DimValue is { } dv) dims[j] = dimOf(dv, el.DimAxis);
-            else dims[j] = Dim.Unknown;
+            else dims[j] = el.Symbol;
         }
         if (inferred >= 0)
         {
@@ -94,12 +94,50 @@ public sealed class ReshapeRule : OpRule
             ctx.OpaqueValue(y, reason);
             return;
         }
-        Regroup.Couple(ctx, x, y, segments, j =>
+        Regroup.Couple(ctx, x, y, segments, (j, i) =>
         {
             var e = elements![j];
-            if (e.Value == -1 || (e.Value == 0 && !allowZero)) return true;
-            if (e.Constant is { } c) { ctx.ShapeElement(y, j, c, e.ConstantIndex); return true; }
-            return e.FollowsDims;
-        });
+            if (e.Value == -1 || (e.Value == 0 && !allowZero)) return null;
+            if (e.Constant is { } c) { ctx.ShapeElement(y, j, c, e.ConstantIndex); return null; }
+            if (e.Scaled is { } s) return ScaledUnitAxis(ctx, s, x, i, y, j);
+            return e.FollowsDims ? null : $"{ctx.Where}: target size of axis {j} is computed at run time in a way that cannot be mapped";
+        }, (j, i, m) => InnerAxis(ctx, elements![j], allowZero, x, i, y, j, m));
+    }
+
+    // A unit axis whose target is dim(v, a) / c (a head count: hidden / head size) or dim(v, a) · c: it follows by itself
+    // when each unit of the axis owns c positions of (v, a) (or c positions of the axis per unit of (v, a)), which the
+    // segment already ensures for the Reshape's own input axis and a Block coupling ensures for any other value.
+    private static string? ScaledUnitAxis(CouplingContext ctx, ScaledDim s, Value x, int i, Value y, int j)
+    {
+        long? sy = ctx.Size(y, j), sv = ctx.Size(s.DimValue, s.Axis);
+        string formula = $"{(s.Divide ? "" : $"{s.By} · ")}dim {s.Axis} of '{s.DimValue.Name}'{(s.Divide ? $" / {s.By}" : "")}";
+        if (sy is null || sv is null)
+            return $"{ctx.Where}: target size of axis {j} is {formula} (computed by {s.Node.OpType} node {s.Node.DisplayName}), whose size is unknown";
+        bool fits = s.Divide ? sv == sy * s.By : sv * s.By == sy;
+        if (!fits)
+            return $"{ctx.Where}: target size of axis {j} ({sy}) is {formula} (computed by {s.Node.OpType} node {s.Node.DisplayName}), " +
+                   "which does not split into whole units of the axis";
+        if (s.DimValue == x && s.Axis == i) return null; // the segment's own coupling gives each unit its share
+        if (s.Divide) ctx.Block(y, j, s.DimValue, s.Axis, s.By);
+        else ctx.Block(s.DimValue, s.Axis, y, j, s.By);
+        return null;
+    }
+
+    // An inner axis of a split keeps its size (the head size). A run-time target for it must not change: a head size
+    // computed as dim(x, i) / heads (HF's hidden // num_heads) stays when the divisor shrinks with the heads (rewritten as
+    // a shape element of the head axis m); any other dim it is read or computed from must keep its size.
+    private static void InnerAxis(CouplingContext ctx, TrackedElement e, bool allowZero, Value x, int i, Value y, int j, int m)
+    {
+        if (e.Value == -1 || (e.Value == 0 && !allowZero) || e.Constant is not null) return;
+        if (e.Scaled is { Divide: true, Constant: { } c } s && s.DimValue == x && s.Axis == i &&
+            ctx.Size(y, m) == s.By && ctx.Size(x, i) is long sx && ctx.Size(y, j) is long sj && sx == sj * s.By)
+        {
+            ctx.ShapeElement(y, m, c, s.ConstantIndex, s.Node);
+            return;
+        }
+        string by = e.Scaled is { } s2 ? $" (through {s2.Node.OpType} node {s2.Node.DisplayName})" : "";
+        foreach (var (dimValue, axis) in e.ReadDims)
+            ctx.Opaque(dimValue, axis, $"{ctx.Where}: the size of inner axis {j} of its target is computed from axis {axis} of '{dimValue.Name}'{by}, " +
+                                       "which must then keep its size");
     }
 }

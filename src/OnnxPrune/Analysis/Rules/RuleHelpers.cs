@@ -7,7 +7,11 @@ namespace OnnxPrune.Analysis.Rules;
 internal static class RuleHelpers
 {
     /// <summary>Numpy-style broadcast of several shapes; null when a rank is unknown or sizes conflict.</summary>
-    public static Dim[]? Broadcast(IEnumerable<IReadOnlyList<Dim>?> shapes)
+    public static Dim[]? Broadcast(IEnumerable<IReadOnlyList<Dim>?> shapes) => Broadcast(shapes, null);
+
+    /// <summary>Same; <paramref name="tie"/> receives each pair of different, non-1 sizes that meet on one axis with at
+    /// least one symbolic (at run time they are equal, or one of them is 1).</summary>
+    public static Dim[]? Broadcast(IEnumerable<IReadOnlyList<Dim>?> shapes, Action<Dim, Dim>? tie)
     {
         var list = shapes.ToList();
         if (list.Any(s => s is null)) return null;
@@ -25,6 +29,7 @@ internal static class RuleHelpers
                 if (!any) { acc = d; any = true; continue; }
                 if (d.Value == 1) continue;
                 if (acc.Value == 1) { acc = d; continue; }
+                if (tie is not null && !(d.IsKnown && acc.IsKnown) && d != acc && (d.Param is not null || acc.Param is not null)) tie(acc, d);
                 if (d.IsKnown && acc.IsKnown && d.Value != acc.Value) return null;
                 if (!acc.IsKnown && d.IsKnown) acc = d;
                 else if (!acc.IsKnown && !d.IsKnown && acc.Param != d.Param) acc = Dim.Unknown;
@@ -116,7 +121,7 @@ internal static class RuleHelpers
     public static void InferBroadcast(ShapeContext ctx, int typeFrom = 0, ElementType? type = null)
     {
         var inputs = Enumerable.Range(0, ctx.InputCount).Where(i => ctx.Node.Input(i) is not null).Select(ctx.Input).ToList();
-        var shape = Broadcast(inputs.Select(i => i.Shape));
+        var shape = Broadcast(inputs.Select(i => i.Shape), ctx.Tie);
         ctx.SetOutput(0, type ?? ctx.Input(typeFrom).ElementType, shape);
     }
 }

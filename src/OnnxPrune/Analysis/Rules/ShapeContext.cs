@@ -7,12 +7,23 @@ namespace OnnxPrune.Analysis.Rules;
 public sealed class ShapeContext
 {
     private readonly Dictionary<Value, TensorInfo> _infos;
+    private readonly List<DimTie>? _ties;
 
-    internal ShapeContext(Node node, Dictionary<Value, TensorInfo> infos, long opset)
+    internal ShapeContext(Node node, Dictionary<Value, TensorInfo> infos, long opset, List<DimTie>? ties = null)
     {
         Node = node;
         _infos = infos;
         Opset = opset;
+        _ties = ties;
+    }
+
+    /// <summary>Records that two sizes meet where the op needs them equal (or, when broadcasting, one of them 1): a relation
+    /// between symbolic dims, e.g. an attention mask's <c>total</c> and the cache's <c>({past}+{seq})</c>. Pairs that are
+    /// equal, both known, or unknown are ignored.</summary>
+    public void Tie(Dim a, Dim b)
+    {
+        if (_ties is null || a == b || (a.IsKnown && b.IsKnown) || (a.Param is null && !a.IsKnown) || (b.Param is null && !b.IsKnown)) return;
+        _ties.Add(new DimTie(a, b, Node));
     }
 
     /// <summary>The node.</summary>

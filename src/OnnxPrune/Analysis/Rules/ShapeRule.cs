@@ -23,7 +23,7 @@ public sealed class ShapeRule : OpRule
         start = Math.Clamp(start, 0, r);
         end = Math.Clamp(end, start, r);
         var elements = new List<TrackedElement>();
-        for (long i = start; i < end; i++) elements.Add(new TrackedElement(x.Shape[(int)i].Value, DimValue: v, DimAxis: (int)i));
+        for (long i = start; i < end; i++) elements.Add(new TrackedElement(x.Shape[(int)i].Value, DimValue: v, DimAxis: (int)i, Symbol: x.Shape[(int)i]));
         ctx.SetOutput(0, ElementType.Int64, [new Dim(elements.Count)], elements);
     }
 
