@@ -44,7 +44,7 @@ internal static class BenchCommand
         if (warmup < 0) throw new ArgumentException("--warmup must be >= 0.");
         var options = new SessionSettings { IntraOpThreads = threads, AllowSpinning = spin, Provider = provider };
         using var session = OrtSessions.Create(model.FullName, options);
-        var bindings = DimBindings.Parse(dimSpecs);
+        var bindings = RandomInputDims(model, session, DimBindings.Parse(dimSpecs));
         var resolved = RandomInputs.Resolve(session.InputMetadata, bindings);
         var inputs = RandomInputs.Create(session.InputMetadata, seed, bindings);
         using var binding = session.CreateBinding(inputs);
@@ -86,5 +86,16 @@ internal static class BenchCommand
             output.WriteLine(FormattableString.Invariant($"throughput: {stats.ThroughputPerSecond:F1} runs/s"));
         }
         return ExitCodes.Ok;
+    }
+
+    /// <summary>The <c>--dim</c> sizes plus the symbolic input dims the model's shape relations tie to them (a mask of
+    /// <c>past + seq</c>), so random inputs fit together; sizes that break a relation are a usage error naming it.</summary>
+    internal static IReadOnlyDictionary<string, long> RandomInputDims(FileInfo model, Microsoft.ML.OnnxRuntime.InferenceSession session, Dictionary<string, long> given)
+    {
+        if (!session.InputMetadata.Values.Any(m => m.Dimensions.Any(d => d < 0))) return given;
+        var choice = OnnxPrune.Analysis.DimTies.ForRandomInputs(OnnxModel.Load(model.FullName), given);
+        if (choice.Violations.Count > 0)
+            throw new ArgumentException($"{model.FullName}: the input sizes do not fit together: {string.Join("; ", choice.Violations)}; give consistent --dim values.");
+        return choice.Dims;
     }
 }

@@ -57,9 +57,10 @@ internal static class RunCommand
         if (random)
         {
             var missing = session.InputMetadata.Where(i => !feeds.ContainsKey(i.Key)).ToDictionary();
-            foreach (var (name, tensor) in RandomInputs.Create(missing, seed, DimBindings.Parse(dimSpecs)))
+            var dims = BenchCommand.RandomInputDims(model, session, DimBindings.Parse(dimSpecs));
+            foreach (var (name, tensor) in RandomInputs.Create(missing, seed, dims))
                 feeds[name] = tensor;
-            if (RandomInputs.Resolve(missing, DimBindings.Parse(dimSpecs)).Defaulted is { Count: > 0 } defaulted)
+            if (RandomInputs.Resolve(missing, dims).Defaulted is { Count: > 0 } defaulted)
                 Console.Error.WriteLine($"warning: dynamic dims set to 1 because no --dim gave them: {string.Join(", ", defaulted)}");
         }
         else if (dimSpecs.Length > 0)

@@ -73,6 +73,26 @@ public static partial class DimTies
         return new DimChoice(dims, violations.Distinct().ToArray());
     }
 
+    /// <summary>
+    /// Sizes for random inputs (<c>run --random</c>, <c>bench</c>): the given ones plus those of the tied symbolic input
+    /// dims that the relations fix once every free dim takes <paramref name="defaultDim"/> (e.g. a mask's <c>total</c> =
+    /// <c>past + seq</c> = 2 at the default 1). Free dims stay out of the result, so the caller still defaults and reports
+    /// them. <see cref="DimChoice.Violations"/> lists the relations the sizes break (given ones that do not fit).
+    /// </summary>
+    public static DimChoice ForRandomInputs(OnnxModel model, IReadOnlyDictionary<string, long> given, long defaultDim = 1)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(given);
+        var dims = new Dictionary<string, long>(given, StringComparer.Ordinal);
+        var shapes = ShapeInference.Infer(model.Graph, model.GetOpset(""));
+        if (shapes.Ties.Count == 0) return new DimChoice(dims, []);
+        var choice = Choose(model.Graph, shapes, given, defaultDim, defaultDim);
+        var tied = shapes.Ties.SelectMany(t => Names(t.A).Concat(Names(t.B))).ToHashSet(StringComparer.Ordinal);
+        foreach (var (name, value) in choice.Dims)
+            if (tied.Contains(name) && value != defaultDim) dims.TryAdd(name, value);
+        return new DimChoice(dims, choice.Violations);
+    }
+
     /// <summary>Every name a dim mentions (a plain name, or the names in braces of an expression).</summary>
     public static IEnumerable<string> Names(Dim d)
     {

@@ -124,6 +124,27 @@ public class CliTests
         Assert.That(stdout, Does.Contain("x [3×4]").And.Not.Contain("warning:"));
     }
 
+    [TestCase("total")]
+    [TestCase("past_sequence_length + sequence_length")]
+    public void Bench_and_run_random_inputs_fit_dims_tied_by_shape_arithmetic(string maskDim)
+    {
+        // A KV-cache decoder layer whose attention mask is past + seq long: defaulting every dim to 1 gave ORT a
+        // broadcast error (mask 1 vs scores 2); the tied dims now follow the shape engine's relations.
+        var path = Path.Combine(TestPaths.TempDir(), "kv.onnx");
+        OnnxPrune.Tests.Pruning.VerificationDimsTests.Model(1, maskDim).Save(path);
+        var (code, stdout, stderr) = Invoke("bench", path, "--runs", "2", "--warmup", "0");
+        Assert.That(code, Is.EqualTo(0), stderr + stdout);
+        Assert.That(stdout, Does.Contain("attention_mask [1×1×1×2]"));
+        (code, stdout, stderr) = Invoke("run", path, "--random", "--dim", "sequence_length=3", "--dim", "past_sequence_length=4");
+        Assert.That(code, Is.EqualTo(0), stderr + stdout);
+        if (maskDim == "total")
+        {
+            (code, _, stderr) = Invoke("bench", path, "--runs", "2", "--warmup", "0", "--dim", "total=5", "--dim", "sequence_length=3", "--dim", "past_sequence_length=4");
+            Assert.That(code, Is.EqualTo(2));
+            Assert.That(stderr, Does.Contain("total").And.Contain("--dim"));
+        }
+    }
+
     [Test]
     public void Bench_text_reports_median_and_throughput()
     {
