@@ -18,6 +18,7 @@ internal static class ProcessComparison
             sides.Add(($"prune, {clis[i].Name}", [.. clis[i].Command, "prune", model, output, "--ratio", "0.5"], output));
         }
         var runs = sides.Select(_ => new List<ChildProcess.Run>()).ToList();
+        var loadBefore = LoadAverage();
         for (int r = 0; r < rounds; r++)
         {
             for (int k = 0; k < sides.Count; k++)
@@ -29,7 +30,8 @@ internal static class ProcessComparison
                 runs[s].Add(run);
             }
         }
-        Console.WriteLine($"Whole processes on {Path.GetFileName(model)} ({new FileInfo(model).Length / 1e6:F0} MB), {rounds} rounds, order rotating each round:");
+        Console.WriteLine($"Whole processes on {Path.GetFileName(model)} ({new FileInfo(model).Length / 1e6:F0} MB), {rounds} rounds, order rotating each round;");
+        Console.WriteLine($"load average (1/5/15 min) {loadBefore} before, {LoadAverage()} after, on {Environment.ProcessorCount} cores:");
         foreach (var side in sides) Console.WriteLine($"  {side.Name}: {string.Join(" ", side.Argv.Select(a => a.Contains(' ') ? $"\"{a}\"" : a))}");
         var rows = new List<string[]>();
         var baseline = runs[0];
@@ -42,6 +44,16 @@ internal static class ProcessComparison
         }
         Stats.PrintTable(["process", "median s", "min s", "max s", "cpu s", "time vs python", "peak MB", "peak vs python"], rows);
         Console.WriteLine("Wall time from spawn to exit; cpu = user + system time; peak = the process's own maximum resident set (wait4 rusage).");
-        Console.WriteLine("'vs python' = median over rounds of the ratio to python's run in the same round.");
+        Console.WriteLine("'vs python' = median over rounds of the ratio to python's run in the same round. Per round:");
+        for (int s = 1; s < sides.Count; s++)
+            Console.WriteLine($"  {sides[s].Name}: {string.Join(" ", runs[s].Zip(baseline, (a, b) => $"{a.Seconds / b.Seconds:F2}"))}");
+    }
+
+    // The first three fields of /proc/loadavg, or "n/a".
+    private static string LoadAverage()
+    {
+        try { return string.Join("/", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)); }
+        catch (IOException) { return "n/a"; }
+        catch (UnauthorizedAccessException) { return "n/a"; }
     }
 }
