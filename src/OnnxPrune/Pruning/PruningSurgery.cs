@@ -84,7 +84,7 @@ public static class PruningSurgery
     private static EditPlan Validate(Graph.Graph graph, IReadOnlyList<KeepMask> masks, CancellationToken cancellationToken)
     {
         var seen = new HashSet<PruningGroup>(ReferenceEqualityComparer.Instance);
-        var removedAt = new Dictionary<(Value Value, int Axis), SortedSet<long>>();
+        var removedAt = new Dictionary<(Value Value, int Axis), HashSet<long>>();
         var valueDims = new HashSet<(Value, int)>();
         var shapeDelta = new Dictionary<(Value, int), long>();
         var attrDelta = new Dictionary<(Node, string, int), long>();
@@ -139,8 +139,10 @@ public static class PruningSurgery
                 if (removed.Count == 0) continue;
                 if (axis < 0 || axis >= shape.Count)
                     throw new ArgumentException($"Axis {axis} is outside constant '{constant.Name}' of rank {shape.Count}.", nameof(masks));
-                if (removed.Min < 0 || removed.Max >= shape[axis])
-                    throw new ArgumentException($"Position {(removed.Min < 0 ? removed.Min : removed.Max)} is outside axis {axis} of constant '{constant.Name}' (length {shape[axis]}).", nameof(masks));
+                long min = long.MaxValue, max = long.MinValue;
+                foreach (var p in removed) { min = Math.Min(min, p); max = Math.Max(max, p); }
+                if (min < 0 || max >= shape[axis])
+                    throw new ArgumentException($"Position {(min < 0 ? min : max)} is outside axis {axis} of constant '{constant.Name}' (length {shape[axis]}).", nameof(masks));
                 var keep = Enumerable.Range(0, checked((int)shape[axis])).Select(i => (long)i).Where(p => !removed.Contains(p)).ToArray();
                 if (keep.Length == 0) throw new PruningConstraintException($"Pruning would remove every position of axis {axis} of '{constant.Name}'.");
                 cuts.Add((axis, keep));
@@ -212,9 +214,11 @@ public static class PruningSurgery
         return new EditPlan(slices, shapeConstants, attributes, valueShapes, unitsRemoved, shapeDelta.Count, attrDelta.Count);
     }
 
-    private static void Remove(Dictionary<(Value, int), SortedSet<long>> removedAt, (Value, int) key, IndexMap map, long[] removed)
+    // A HashSet, not a SortedSet: only membership, count and bounds are asked (SortedSet<long> would be generic code that
+    // a ReadyToRun image cannot hold, JIT-compiled in every prune process; HashSet<long> is compiled for the kept set anyway).
+    private static void Remove(Dictionary<(Value, int), HashSet<long>> removedAt, (Value, int) key, IndexMap map, long[] removed)
     {
-        if (!removedAt.TryGetValue(key, out var set)) removedAt[key] = set = new SortedSet<long>();
+        if (!removedAt.TryGetValue(key, out var set)) removedAt[key] = set = new HashSet<long>();
         foreach (var u in removed) foreach (var p in map.Positions(u)) set.Add(p);
     }
 
