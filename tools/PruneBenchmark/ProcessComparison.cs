@@ -1,8 +1,11 @@
+using System.Diagnostics;
+
 namespace PruneBenchmark;
 
 /// <summary>Whole processes on one model, in rounds: python onnx's bare load + save of the file, and
 /// <c>onnxprune prune --ratio 0.5</c> as each given CLI build. The order rotates every round so that a load spike on the
-/// shared machine or a cold page cache hits every side alike.</summary>
+/// shared machine or a cold page cache hits every side alike; before each run, sync(1) writes the previous run's output
+/// back (untimed).</summary>
 internal static class ProcessComparison
 {
     public static void Run(string model, string workDir, IReadOnlyList<(string Name, string[] Command)> clis, string python, int rounds)
@@ -25,6 +28,9 @@ internal static class ProcessComparison
             {
                 int s = (k + r) % sides.Count;
                 File.Delete(sides[s].Output);
+                // The previous process's output (python's 127 MB, not synced by it) goes to disk now, untimed, instead of
+                // being written back during the next process.
+                Sync();
                 var run = ChildProcess.Measure(python, sides[s].Argv);
                 if (run.ExitCode != 0) throw new InvalidOperationException($"{sides[s].Name} exited with {run.ExitCode}: {string.Join(" ", sides[s].Argv)}");
                 runs[s].Add(run);
@@ -47,6 +53,16 @@ internal static class ProcessComparison
         Console.WriteLine("'vs python' = median over rounds of the ratio to python's run in the same round. Per round:");
         for (int s = 1; s < sides.Count; s++)
             Console.WriteLine($"  {sides[s].Name}: {string.Join(" ", runs[s].Zip(baseline, (a, b) => $"{a.Seconds / b.Seconds:F2}"))}");
+    }
+
+    private static void Sync()
+    {
+        try
+        {
+            using var sync = Process.Start(new ProcessStartInfo("sync") { UseShellExecute = false });
+            sync?.WaitForExit();
+        }
+        catch (System.ComponentModel.Win32Exception) { } // no sync(1): runs without it
     }
 
     // The first three fields of /proc/loadavg, or "n/a".
