@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using OnnxPrune.Analysis;
 using OnnxPrune.Graph;
 using OnnxPrune.Tensors;
@@ -149,18 +148,27 @@ internal sealed class WeightSlices
         return new Slice(item, c, data, outer, shape[item.Axis], inner);
     }
 
+    private static void Scale(double[] scores, double divisor)
+    {
+        for (int i = 0; i < scores.Length; i++) scores[i] /= divisor;
+    }
+
     /// <summary>Applies <paramref name="normalization"/> in place; <paramref name="elementsPerUnit"/> is used by
     /// <see cref="ScoreNormalization.ElementCount"/>, with <paramref name="rootOfCount"/> for L2-type scores.</summary>
     public static void Normalize(double[] scores, ScoreNormalization normalization, long elementsPerUnit, bool rootOfCount)
     {
         switch (normalization)
         {
+            // One value per unit (thousands at most): plain loops, precompiled with the library, where TensorPrimitives'
+            // generic kernels would be JIT-compiled in every prune process (see MagnitudeKernels).
             case ScoreNormalization.Mean:
-                double mean = TensorPrimitives.Sum<double>(scores) / scores.Length;
-                if (mean > 0) TensorPrimitives.Divide(scores, mean, scores);
+                double total = 0;
+                foreach (var x in scores) total += x;
+                double mean = total / scores.Length;
+                if (mean > 0) Scale(scores, mean);
                 break;
             case ScoreNormalization.ElementCount:
-                if (elementsPerUnit > 0) TensorPrimitives.Divide(scores, rootOfCount ? Math.Sqrt(elementsPerUnit) : elementsPerUnit, scores);
+                if (elementsPerUnit > 0) Scale(scores, rootOfCount ? Math.Sqrt(elementsPerUnit) : elementsPerUnit);
                 break;
         }
     }
