@@ -1,7 +1,7 @@
 // PruneBenchmark: figures for the pruning pass; nothing is asserted. See README.md for the figures and the command.
 //
 //   dotnet run --project tools/PruneBenchmark -c Release -- [--models DIR] [--no-shared] [--no-generated] [--repeat N]
-//       [--rounds N] [--no-r2r] [--cli NAME=PATH ...] [--python PATH] [--no-latency] [--runs N]
+//       [--rounds N] [--no-tool] [--cli NAME=PATH ...] [--python PATH] [--no-latency] [--runs N]
 //   dotnet run --project tools/PruneBenchmark -c Release -- --generate PATH   (writes the generated model, exits)
 //
 // 1. Stages: for every model in ../shared/onnx-models and a generated, seeded VGG-style model with 123 MB of weights,
@@ -9,8 +9,8 @@
 //    (median of --repeat runs), with this process's peak resident memory over the run.
 // 2. Stage detail of the generated model: per stage, median ms, managed bytes allocated and peak resident memory.
 // 3. Whole processes on the generated model, in --rounds rounds with rotating order: python onnx's
-//    `onnx.save(onnx.load(A), B)` and `onnxprune prune A B --ratio 0.5`, both as the build output (JIT) and as a
-//    ReadyToRun publish made by this tool (--no-r2r skips it): wall time, CPU time and each process's own peak RSS.
+//    `onnx.save(onnx.load(A), B)` and `onnxprune prune A B --ratio 0.5`, both as the build output and as the dotnet
+//    tool packed and installed by this tool (--no-tool skips it): wall time, CPU time and each process's own peak RSS.
 // 4. ONNX Runtime latency before/after pruning with the MACs ratio beside the latency ratio (--no-latency skips).
 using System.Diagnostics;
 using System.Globalization;
@@ -27,7 +27,7 @@ CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 string repoRoot = FindRepoRoot();
 string modelsDir = Path.GetFullPath(Path.Combine(repoRoot, "..", "shared", "onnx-models"));
 int runs = 30, repeat = 3, rounds = 5;
-bool latency = true, generated = true, shared = true, readyToRun = true;
+bool latency = true, generated = true, shared = true, tool = true;
 string? python = null;
 var extraClis = new List<(string Name, string[] Command)>();
 for (int i = 0; i < args.Length; i++)
@@ -42,7 +42,7 @@ for (int i = 0; i < args.Length; i++)
         case "--no-latency": latency = false; break;
         case "--no-generated": generated = false; break;
         case "--no-shared": shared = false; break;
-        case "--no-r2r": readyToRun = false; break;
+        case "--no-tool": tool = false; break;
         case "--cli":
             // Another onnxprune build to time beside these, NAME=PATH (e.g. the main branch's build output).
             var named = args[++i].Split('=', 2);
@@ -148,7 +148,7 @@ try
         Console.WriteLine();
         python ??= FindPython();
         if (python is null) Console.WriteLine("Process comparison skipped: no python3 with the onnx module (give --python PATH).");
-        else ProcessComparison.Run(generatedPath, work.FullName, [.. Clis(repoRoot, Path.Combine(work.FullName, "r2r"), readyToRun), .. extraClis], python, rounds);
+        else ProcessComparison.Run(generatedPath, work.FullName, [.. Clis(repoRoot, Path.Combine(work.FullName, "tool"), tool), .. extraClis], python, rounds);
     }
     return 0;
 }
@@ -201,28 +201,48 @@ static string FindRepoRoot()
 // The first python3 that imports onnx: Debian's python3-onnx lives in /usr/bin/python3, which a pyenv shim may hide.
 static string? FindPython() => new[] { "/usr/bin/python3", "python3" }.FirstOrDefault(ChildProcess.HasOnnx);
 
-// The CLI built with the same configuration as this tool (the project reference builds it), and a ReadyToRun
-// publish of it (as a release would ship it: no JIT of the library at start-up), made now into 'folder'.
-static List<(string Name, string[] Command)> Clis(string repoRoot, string folder, bool readyToRun)
+// The CLI built with the same configuration as this tool (the project reference builds it; a Release build output is
+// ReadyToRun-compiled on linux-x64, see src/OnnxPrune.Cli/OnnxPrune.Cli.csproj), and the same CLI as users install it:
+// packed as the dotnet tool and installed into 'folder' (dotnet pack + dotnet tool install --tool-path).
+static List<(string Name, string[] Command)> Clis(string repoRoot, string folder, bool tool)
 {
     var result = new List<(string, string[])>();
     var configuration = typeof(StageRun).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().FirstOrDefault(a => a.Key == "Configuration")?.Value ?? "Release";
-    var built = Path.Combine(repoRoot, "src", "OnnxPrune.Cli", "bin", configuration, "net10.0", "OnnxPrune.Cli");
-    if (File.Exists(built)) result.Add(($"build output ({configuration}, JIT)", [built]));
+    var output = Path.Combine(repoRoot, "src", "OnnxPrune.Cli", "bin", configuration, "net10.0");
+    var built = Path.Combine(output, "OnnxPrune.Cli");
+    if (File.Exists(built)) result.Add(($"build output ({configuration}, {CodeKind(Path.Combine(output, "OnnxPrune.dll"))})", [built]));
     else Console.WriteLine($"No CLI at {built}: build the solution first (dotnet build OnnxPrune.sln -c {configuration}).");
-    if (!readyToRun) return result;
-    var rid = System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier;
+    if (!tool) return result;
+    var feed = Path.Combine(folder, "feed");
+    var installed = Path.Combine(folder, "tool");
+    Console.Error.WriteLine("packing and installing the CLI as a dotnet tool …");
+    if (Dotnet(["pack", Path.Combine(repoRoot, "src", "OnnxPrune.Cli", "OnnxPrune.Cli.csproj"), "-c", "Release", "-o", feed], out var log)
+        && Dotnet(["tool", "install", "--tool-path", installed, "--add-source", feed, "OnnxPrune.Cli"], out log)
+        && File.Exists(Path.Combine(installed, "onnxprune")))
+    {
+        var dll = Directory.GetFiles(Path.Combine(installed, ".store"), "OnnxPrune.dll", SearchOption.AllDirectories).FirstOrDefault();
+        result.Add(($"dotnet tool ({(dll is null ? "?" : CodeKind(dll))})", [Path.Combine(installed, "onnxprune")]));
+    }
+    else Console.WriteLine($"Packing or installing the tool failed; compared without it.\n{log}");
+    return result;
+}
+
+static bool Dotnet(string[] arguments, out string log)
+{
     var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-    foreach (var a in new[] { "publish", Path.Combine(repoRoot, "src", "OnnxPrune.Cli", "OnnxPrune.Cli.csproj"), "-c", "Release", "-r", rid,
-                 "--self-contained", "false", "-p:PublishReadyToRun=true", "-o", folder })
-        start.ArgumentList.Add(a);
-    Console.Error.WriteLine($"publishing the CLI with ReadyToRun for {rid} …");
+    foreach (var a in arguments) start.ArgumentList.Add(a);
     using var process = Process.Start(start)!;
     var stdout = process.StandardOutput.ReadToEndAsync();
     var stderr = process.StandardError.ReadToEnd();
     process.WaitForExit();
-    var published = Path.Combine(folder, "OnnxPrune.Cli");
-    if (process.ExitCode == 0 && File.Exists(published)) result.Add(($"ReadyToRun publish ({rid})", [published]));
-    else Console.WriteLine($"ReadyToRun publish failed ({process.ExitCode}); compared without it.\n{stdout.Result}{stderr}");
-    return result;
+    log = stdout.Result + stderr;
+    return process.ExitCode == 0;
+}
+
+// "ReadyToRun" when the assembly carries precompiled code (a ReadyToRun header), else "JIT".
+static string CodeKind(string assembly)
+{
+    using var stream = File.OpenRead(assembly);
+    using var pe = new System.Reflection.PortableExecutable.PEReader(stream);
+    return pe.PEHeaders.CorHeader?.ManagedNativeHeaderDirectory.Size > 0 ? "ReadyToRun" : "JIT";
 }

@@ -128,9 +128,25 @@ public sealed class DependencyAnalyzer
         if (!list.Contains(reason)) list.Add(reason);
     }
 
+    // A unit: the positions it owns in each dim, by dim id (ascending). A plain Dictionary plus the id list, not a
+    // SortedDictionary: BuildGroups visits dims in id order, and SortedDictionary<int, …> is generic code that a
+    // ReadyToRun image cannot hold (it would be JIT-compiled in every onnxprune process).
     private sealed class Component
     {
-        public readonly SortedDictionary<int, List<long>> Positions = new(); // dim id → local positions
+        private readonly Dictionary<int, List<long>> _positions = new();
+        private readonly List<int> _ids = new();
+
+        public IReadOnlyList<int> DimIds => _ids;
+
+        public List<long> this[int dimId] => _positions[dimId];
+
+        public List<long> For(int dimId)
+        {
+            if (_positions.TryGetValue(dimId, out var list)) return list;
+            if (_ids.Count > 0 && dimId < _ids[^1]) throw new InvalidOperationException("dims must be visited in id order");
+            _ids.Add(dimId);
+            return _positions[dimId] = new List<long>();
+        }
     }
 
     private static List<PruningGroup> BuildGroups(UnitGraph units, Dictionary<Node, int> topo)
@@ -144,8 +160,7 @@ public sealed class DependencyAnalyzer
             {
                 int root = units.Root(d.Base + i);
                 if (!components.TryGetValue(root, out var c)) components[root] = c = new Component();
-                if (!c.Positions.TryGetValue(d.Id, out var list)) c.Positions[d.Id] = list = new List<long>();
-                list.Add(i);
+                c.For(d.Id).Add(i);
                 if (d.SourceKind is not null) sourceRoots.Add(root);
             }
         }
@@ -154,7 +169,7 @@ public sealed class DependencyAnalyzer
         foreach (var root in sourceRoots.Order())
         {
             var c = components[root];
-            var key = string.Join(";", c.Positions.Select(p => $"{p.Key}x{p.Value.Count}{RegionTags(dims[p.Key], p.Value)}"));
+            var key = string.Join(";", c.DimIds.Select(id => $"{id}x{c[id].Count}{RegionTags(dims[id], c[id])}"));
             if (!byFootprint.TryGetValue(key, out var list)) byFootprint[key] = list = new();
             list.Add(c);
         }
@@ -162,16 +177,16 @@ public sealed class DependencyAnalyzer
         var drafts = new List<(DimNode Root, List<Component> Units, List<DimNode> Dims)>();
         foreach (var list in byFootprint.Values)
         {
-            var groupDims = list[0].Positions.Keys.Select(id => dims[id]).OrderBy(Order).ThenBy(d => d.Id).ToList();
+            var groupDims = list[0].DimIds.Select(id => dims[id]).OrderBy(Order).ThenBy(d => d.Id).ToList();
             var root = groupDims.Where(d => d.SourceKind is not null).OrderBy(d => d.SourceNode is { } n && topo.TryGetValue(n, out var t) ? t : int.MaxValue).ThenBy(d => d.Id).First();
-            var ordered = list.OrderBy(c => c.Positions[root.Id].Min()).ToList();
+            var ordered = list.OrderBy(c => c[root.Id].Min()).ToList();
             drafts.Add((root, ordered, groupDims));
         }
         drafts.Sort((a, b) =>
         {
             int ta = a.Root.SourceNode is { } na && topo.TryGetValue(na, out var x) ? x : int.MaxValue;
             int tb = b.Root.SourceNode is { } nb && topo.TryGetValue(nb, out var y) ? y : int.MaxValue;
-            return ta != tb ? ta.CompareTo(tb) : a.Units[0].Positions[a.Root.Id].Min().CompareTo(b.Units[0].Positions[b.Root.Id].Min());
+            return ta != tb ? ta.CompareTo(tb) : a.Units[0][a.Root.Id].Min().CompareTo(b.Units[0][b.Root.Id].Min());
         });
 
         var groups = new List<PruningGroup>();
@@ -191,7 +206,7 @@ public sealed class DependencyAnalyzer
             foreach (var d in groupDims)
             {
                 foreach (var r in d.OpaqueReasons) Add(reasons, r);
-                var perUnit = unitList.Select(c => (IReadOnlyList<long>)c.Positions[d.Id]).ToList();
+                var perUnit = unitList.Select(c => (IReadOnlyList<long>)c[d.Id]).ToList();
                 var map = MapOf(perUnit, d.Size);
                 long k = perUnit[0].Count;
                 var v = d.Value;
@@ -228,7 +243,7 @@ public sealed class DependencyAnalyzer
                 Add(reasons, $"detection/segmentation head: its channels are predictions reshaped by {reshaped.Value.Producer!.OpType} node " +
                              $"{reshaped.Value.Producer.DisplayName} into graph output '{outDim.Value.Name}' (e.g. anchors × (classes + box)); their number is fixed by the task");
             var rootNode = root.SourceNode!;
-            long rootPerUnit = unitList[0].Positions[root.Id].Count;
+            long rootPerUnit = unitList[0][root.Id].Count;
             var kind = rootPerUnit > 1 && root.SourceKind == GroupKind.Features ? GroupKind.AttentionHeads
                 : sources > 1 && groupDims.Any(d => d.Join) ? GroupKind.ResidualStream
                 : root.SourceKind == GroupKind.Features && IsTokenMlp(root) ? GroupKind.MlpHidden
@@ -260,7 +275,7 @@ public sealed class DependencyAnalyzer
     /// </summary>
     private static string KeyOf(Node rootNode, DimNode root, List<GroupItem> items, List<Component> units)
     {
-        var positions = units.SelectMany(c => c.Positions[root.Id]).ToList();
+        var positions = units.SelectMany(c => c[root.Id]).ToList();
         string region = positions.Count == root.Size ? "" : $"[{positions.Min()}:{positions.Max() + 1}]";
         var slices = items.OfType<ConstantSliceItem>().Where(i => i.IsScored).ToList();
         foreach (var input in rootNode.Inputs)

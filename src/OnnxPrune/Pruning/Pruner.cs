@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using OnnxPrune.Analysis;
+using OnnxPrune.Analysis.Rules;
 using OnnxPrune.Data;
 using OnnxPrune.Graph;
 using OnnxPrune.Pruning.Importance;
@@ -52,8 +53,9 @@ public sealed record PruneOptions
     public VerificationOptions? Verify { get; init; }
 }
 
-/// <summary>Produces a model's pruning groups (the dependency analyser).</summary>
-public delegate IReadOnlyList<PruningGroup> GroupAnalyzer(OnnxModel model, CancellationToken cancellationToken);
+/// <summary>Analyses a model (the dependency analyser): its pruning groups, with the shape facts and op rules they were
+/// built from, which the pipeline's cost model reuses (so a custom rule registry counts costs too).</summary>
+public delegate DependencyAnalysis GroupAnalyzer(OnnxModel model, CancellationToken cancellationToken);
 
 /// <summary>Applies keep-masks to a model in place (the one-pass surgery). On failure it must leave the model as it was.</summary>
 public delegate void MaskSurgery(OnnxModel model, IReadOnlyList<KeepMask> masks, CancellationToken cancellationToken);
@@ -68,7 +70,7 @@ public sealed class Pruner
     private readonly MaskSurgery _surgery;
 
     /// <summary>The pipeline over <see cref="DependencyAnalyzer"/> and <see cref="PruningSurgery"/>.</summary>
-    public static Pruner Default { get; } = new((model, ct) => DependencyAnalyzer.Analyze(model, ct).Groups, (model, masks, ct) => PruningSurgery.Apply(model, masks, ct));
+    public static Pruner Default { get; } = new((model, ct) => DependencyAnalyzer.Analyze(model, ct), (model, masks, ct) => PruningSurgery.Apply(model, masks, ct));
 
     /// <summary>The default pipeline with analysis options (e.g. <see cref="AnalysisOptions.AllowInterfaceChange"/>; with
     /// it, verification feeds the pruned model the kept positions of changed inputs and compares the kept positions of
@@ -76,7 +78,15 @@ public sealed class Pruner
     public static Pruner With(AnalysisOptions analysis)
     {
         ArgumentNullException.ThrowIfNull(analysis);
-        return new((model, ct) => DependencyAnalyzer.Analyze(model, analysis, ct).Groups, (model, masks, ct) => PruningSurgery.Apply(model, masks, ct));
+        return new((model, ct) => DependencyAnalyzer.Analyze(model, analysis, ct), (model, masks, ct) => PruningSurgery.Apply(model, masks, ct));
+    }
+
+    /// <summary>The default pipeline over an analyser with its own op rules (e.g. <see cref="OpRuleRegistry.CreateDefault"/>
+    /// with a rule replaced): the rules decide the groups and, through the analysis, the costs the budget is planned on.</summary>
+    public static Pruner With(DependencyAnalyzer analyzer)
+    {
+        ArgumentNullException.ThrowIfNull(analyzer);
+        return new((model, ct) => analyzer.Run(model, ct), (model, masks, ct) => PruningSurgery.Apply(model, masks, ct));
     }
 
     /// <summary>Creates a pipeline over an analyser and a surgery.</summary>
@@ -107,9 +117,11 @@ public sealed class Pruner
         double Lap(string stage) { var ms = clock.Elapsed.TotalMilliseconds; clock.Restart(); timings[stage] = ms; return ms; }
 
         progress?.Report(new PruneProgress(PruneStage.Analyze, "analysing dependencies"));
-        var groups = _analyze(model, cancellationToken);
+        var analysis = _analyze(model, cancellationToken);
+        var groups = analysis.Groups;
         Lap("analyze");
-        var before = CostModel.Of(model, options.Cost, cancellationToken);
+        // The analysis's shapes and rules: no second shape inference, and a custom registry's costs reach the planner.
+        var before = CostModel.Of(model, analysis, options.Cost, cancellationToken);
         Lap("countBefore");
         cancellationToken.ThrowIfCancellationRequested();
 
@@ -141,7 +153,8 @@ public sealed class Pruner
         Lap("surgery");
 
         progress?.Report(new PruneProgress(PruneStage.Count, "counting the pruned model"));
-        var after = CostModel.Of(model, options.Cost); // the model is pruned: finish the report even if cancelled now
+        // The model is pruned (the analysis's shapes no longer hold; its rules do): finish the report even if cancelled now.
+        var after = CostModel.Of(model, options.Cost with { AnalysisShapes = null, Rules = analysis.Rules });
         Lap("countAfter");
 
         VerificationResult? verification = null;

@@ -84,10 +84,14 @@ public static class PruningSurgery
     private static EditPlan Validate(Graph.Graph graph, IReadOnlyList<KeepMask> masks, CancellationToken cancellationToken)
     {
         var seen = new HashSet<PruningGroup>(ReferenceEqualityComparer.Instance);
-        var removedAt = new Dictionary<(Value Value, int Axis), SortedSet<long>>();
+        // Keyed by object first (reference keys: shared generic code, precompiled; tuple keys and LINQ grouping over them
+        // would be JIT-compiled in every prune process). Dictionaries enumerate in insertion order (no removals here), so
+        // the edits come out in the order the groups list them, as before.
+        var removedAt = new Dictionary<Value, Dictionary<int, HashSet<long>>>();
         var valueDims = new HashSet<(Value, int)>();
-        var shapeDelta = new Dictionary<(Value, int), long>();
-        var attrDelta = new Dictionary<(Node, string, int), long>();
+        var shapeDelta = new Dictionary<Value, Dictionary<int, long>>();
+        var attrDelta = new Dictionary<Node, Dictionary<string, Dictionary<int, long>>>();
+        int shapeElements = 0, attributeElements = 0;
         long unitsRemoved = 0;
         foreach (var mask in masks)
         {
@@ -107,18 +111,17 @@ public static class PruningSurgery
                 switch (item)
                 {
                     case ConstantSliceItem s:
-                        Remove(removedAt, (s.Value, s.Axis), s.Map, removed);
+                        Remove(removedAt, s.Value, s.Axis, s.Map, removed);
                         break;
                     case ValueDimItem d:
-                        Remove(removedAt, (d.Value, d.Axis), d.Map, removed);
+                        Remove(removedAt, d.Value, d.Axis, d.Map, removed);
                         valueDims.Add((d.Value, d.Axis));
                         break;
                     case ShapeElementItem e:
-                        shapeDelta[(e.Constant, e.Index)] = shapeDelta.GetValueOrDefault((e.Constant, e.Index)) + removed.Length * e.Factor;
+                        shapeElements += Add(Inner(shapeDelta, e.Constant), e.Index, removed.Length * e.Factor);
                         break;
                     case AttributeItem a:
-                        var ak = (a.Owner, a.Name, a.Element ?? -1);
-                        attrDelta[ak] = attrDelta.GetValueOrDefault(ak) + removed.Length * a.Factor;
+                        attributeElements += Add(Inner(Inner(attrDelta, a.Owner), a.Name), a.Element ?? -1, removed.Length * a.Factor);
                         break;
                     default:
                         throw new ArgumentException($"Group #{g.Id}: unknown item type {item.GetType().Name}.", nameof(masks));
@@ -128,19 +131,26 @@ public static class PruningSurgery
 
         // Constants: every affected axis of a constant, checked against its header (no decoding).
         var slices = new List<(ConstantTensor, List<(int, long[])>)>();
-        foreach (var byValue in removedAt.Where(p => !valueDims.Contains(p.Key)).GroupBy(p => p.Key.Value))
+        foreach (var (value, byAxis) in removedAt)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var constant = byValue.Key.Constant ?? throw new ArgumentException($"'{byValue.Key.Name}' is not a constant.", nameof(masks));
+            var axes = new List<int>(byAxis.Count);
+            foreach (var axis in byAxis.Keys) if (!valueDims.Contains((value, axis))) axes.Add(axis);
+            if (axes.Count == 0) continue;
+            axes.Sort();
+            var constant = value.Constant ?? throw new ArgumentException($"'{value.Name}' is not a constant.", nameof(masks));
             var shape = constant.Shape;
             var cuts = new List<(int, long[])>();
-            foreach (var ((_, axis), removed) in byValue.OrderBy(p => p.Key.Axis))
+            foreach (var axis in axes)
             {
+                var removed = byAxis[axis];
                 if (removed.Count == 0) continue;
                 if (axis < 0 || axis >= shape.Count)
                     throw new ArgumentException($"Axis {axis} is outside constant '{constant.Name}' of rank {shape.Count}.", nameof(masks));
-                if (removed.Min < 0 || removed.Max >= shape[axis])
-                    throw new ArgumentException($"Position {(removed.Min < 0 ? removed.Min : removed.Max)} is outside axis {axis} of constant '{constant.Name}' (length {shape[axis]}).", nameof(masks));
+                long min = long.MaxValue, max = long.MinValue;
+                foreach (var p in removed) { min = Math.Min(min, p); max = Math.Max(max, p); }
+                if (min < 0 || max >= shape[axis])
+                    throw new ArgumentException($"Position {(min < 0 ? min : max)} is outside axis {axis} of constant '{constant.Name}' (length {shape[axis]}).", nameof(masks));
                 var keep = Enumerable.Range(0, checked((int)shape[axis])).Select(i => (long)i).Where(p => !removed.Contains(p)).ToArray();
                 if (keep.Length == 0) throw new PruningConstraintException($"Pruning would remove every position of axis {axis} of '{constant.Name}'.");
                 cuts.Add((axis, keep));
@@ -149,13 +159,13 @@ public static class PruningSurgery
         }
 
         var shapeConstants = new List<(ConstantTensor, Tensor)>();
-        foreach (var byValue in shapeDelta.GroupBy(p => p.Key.Item1))
+        foreach (var (shapeValue, byIndex) in shapeDelta)
         {
-            var constant = byValue.Key.Constant ?? throw new ArgumentException($"Shape value '{byValue.Key.Name}' is not a constant.", nameof(masks));
+            var constant = shapeValue.Constant ?? throw new ArgumentException($"Shape value '{shapeValue.Name}' is not a constant.", nameof(masks));
             if (constant.ElementType is not (ElementType.Int64 or ElementType.Int32))
                 throw new ArgumentException($"Shape constant '{constant.Name}' is {constant.ElementType}, not an integer tensor.", nameof(masks));
             var values = constant.Data.ToInt64Array();
-            foreach (var ((_, index), delta) in byValue)
+            foreach (var (index, delta) in byIndex)
             {
                 if (index < 0 || index >= values.Length)
                     throw new ArgumentException($"Element {index} is outside shape constant '{constant.Name}' of {values.Length} elements.", nameof(masks));
@@ -178,11 +188,11 @@ public static class PruningSurgery
         }
 
         var attributes = new List<(Node, string, object)>();
-        foreach (var byAttribute in attrDelta.GroupBy(p => (p.Key.Item1, p.Key.Item2)))
+        foreach (var (node, byName) in attrDelta)
+        foreach (var (name, byElement) in byName)
         {
-            var (node, name) = byAttribute.Key;
             long[]? list = null;
-            foreach (var ((_, _, element), delta) in byAttribute)
+            foreach (var (element, delta) in byElement)
             {
                 if (element < 0)
                 {
@@ -206,16 +216,34 @@ public static class PruningSurgery
             var (value, axis) = key;
             if (value.Shape is not { } shape || axis >= shape.Count || shape[axis].Value is not long size) continue;
             var dims = shape.ToArray();
-            dims[axis] = new Dim(size - removedAt[key].Count);
+            dims[axis] = new Dim(size - removedAt[value][axis].Count);
             valueShapes.Add((value, dims));
         }
-        return new EditPlan(slices, shapeConstants, attributes, valueShapes, unitsRemoved, shapeDelta.Count, attrDelta.Count);
+        return new EditPlan(slices, shapeConstants, attributes, valueShapes, unitsRemoved, shapeElements, attributeElements);
     }
 
-    private static void Remove(Dictionary<(Value, int), SortedSet<long>> removedAt, (Value, int) key, IndexMap map, long[] removed)
+    // A HashSet, not a SortedSet: only membership, count and bounds are asked (SortedSet<long> would be generic code that
+    // a ReadyToRun image cannot hold, JIT-compiled in every prune process; HashSet<long> is compiled for the kept set anyway).
+    private static void Remove(Dictionary<Value, Dictionary<int, HashSet<long>>> removedAt, Value value, int axis, IndexMap map, long[] removed)
     {
-        if (!removedAt.TryGetValue(key, out var set)) removedAt[key] = set = new SortedSet<long>();
+        var byAxis = Inner(removedAt, value);
+        if (!byAxis.TryGetValue(axis, out var set)) byAxis[axis] = set = new HashSet<long>();
         foreach (var u in removed) foreach (var p in map.Positions(u)) set.Add(p);
+    }
+
+    private static Dictionary<TInnerKey, TValue> Inner<TKey, TInnerKey, TValue>(Dictionary<TKey, Dictionary<TInnerKey, TValue>> outer, TKey key)
+        where TKey : notnull where TInnerKey : notnull
+    {
+        if (!outer.TryGetValue(key, out var inner)) outer[key] = inner = new Dictionary<TInnerKey, TValue>();
+        return inner;
+    }
+
+    // Adds delta to an element's total; 1 when the element is new (the plan counts distinct elements).
+    private static int Add(Dictionary<int, long> totals, int element, long delta)
+    {
+        bool added = !totals.TryGetValue(element, out var total);
+        totals[element] = total + delta;
+        return added ? 1 : 0;
     }
 
     /// <summary>Floating-point constant elements of a graph.</summary>

@@ -1,5 +1,7 @@
 using OnnxPrune.Data;
 using OnnxPrune.Analysis;
+using OnnxPrune.Analysis.Rules;
+using OnnxPrune.Graph;
 using OnnxPrune.Pruning;
 using OnnxPrune.Pruning.Importance;
 using OnnxPrune.Tensors;
@@ -15,7 +17,7 @@ public class PrunerTests
         // conv1 filters with L2 norms (incl. b1 and W2 columns) ordered u2 > u0 > u1; conv2 rows: row 1 larger.
         var t = BuildTwoConvs(w1: [1, -2, 0.5f, 0.5f, -3, 4], b1: [0.5f, -1, 0], w2: [1, 0, 2, -1, 1, 0], cin: 2, c1: 3, c2: 2);
         t.Conv1.Root.Name = "conv1";
-        var pruner = new Pruner((_, _) => [t.Conv1, t.Conv2], SliceOnlySurgery.Apply);
+        var pruner = new Pruner(Groups(t.Conv1, t.Conv2), SliceOnlySurgery.Apply);
         var events = new List<PruneProgress>();
         var report = await pruner.PruneAsync(t.Model, new PruneOptions { Criterion = new MagnitudeCriterion(2), Budget = new UniformRatioBudget(0.5) },
             new Recorder(events));
@@ -41,11 +43,11 @@ public class PrunerTests
         var t = BuildTwoConvs([1, 2, 3, 4, 5, 6], [1, 2, 3], [1, 2, 3, 4, 5, 6], cin: 2, c1: 3, c2: 2);
         using var release = new ManualResetEventSlim();
         int caller = Environment.CurrentManagedThreadId, analyzer = -1;
-        var pruner = new Pruner((_, _) =>
+        var pruner = new Pruner((m, ct) =>
         {
             analyzer = Environment.CurrentManagedThreadId;
             release.Wait(TimeSpan.FromSeconds(20)); // an analysis that runs on the caller's thread would block the call this long
-            return [t.Conv1];
+            return Groups(t.Conv1)(m, ct);
         }, SliceOnlySurgery.Apply);
         var task = pruner.PruneAsync(t.Model, new PruneOptions { Criterion = new MagnitudeCriterion(1), Budget = new UniformRatioBudget(0.5) });
         Assert.That(task.IsCompleted, Is.False, "PruneAsync returned only after its synchronous analysis");
@@ -62,7 +64,7 @@ public class PrunerTests
         {
             var t = BuildTwoConvs([1, 2, 3, bad, 5, 6], [1, 2, 3], [1, 2, 3, 4, 5, 6], cin: 2, c1: 3, c2: 2);
             var before = t.Model.ToBytes();
-            var ex = Assert.ThrowsAsync<NonFiniteWeightsException>(async () => await new Pruner((_, _) => [t.Conv1, t.Conv2], SliceOnlySurgery.Apply)
+            var ex = Assert.ThrowsAsync<NonFiniteWeightsException>(async () => await new Pruner(Groups(t.Conv1, t.Conv2), SliceOnlySurgery.Apply)
                 .PruneAsync(t.Model, new PruneOptions { Criterion = new MagnitudeCriterion(2), Budget = new UniformRatioBudget(0.5) }))!;
             Assert.That(ex.Tensor, Is.EqualTo("w1"));
             Assert.That(ex.Element, Is.EqualTo(3));
@@ -76,7 +78,7 @@ public class PrunerTests
     {
         var t = BuildTwoConvs([1, 2, 3, 4, 5, 6], [1, 2, 3], [1, 2, 3, 4, 5, 6], cin: 2, c1: 3, c2: 2);
         bool cut = false;
-        var pruner = new Pruner((_, _) => [t.Conv1], (_, _, _) => cut = true);
+        var pruner = new Pruner(Groups(t.Conv1), (_, _, _) => cut = true);
         using var cts = new CancellationTokenSource();
         cts.Cancel();
         Assert.CatchAsync<OperationCanceledException>(async () =>
@@ -91,7 +93,7 @@ public class PrunerTests
         {
             var t = BuildTwoConvs(w1: [1, -2, 0.5f, 0.5f, -3, 4], b1: [0.5f, -1, 0], w2: [1, 0, 2, -1, 1, 0], cin: 2, c1: 3, c2: 2);
             // Only conv1's channels: conv2's are the graph output's (the analyser blocks such groups).
-            var report = await new Pruner((_, _) => [t.Conv1], surgery).PruneAsync(t.Model, new PruneOptions
+            var report = await new Pruner(Groups(t.Conv1), surgery).PruneAsync(t.Model, new PruneOptions
             {
                 Criterion = new MagnitudeCriterion(2), Budget = new UniformRatioBudget(0.5), Verify = new VerificationOptions { Seed = 3 },
             });
@@ -111,6 +113,60 @@ public class PrunerTests
         Assert.That(wrong.Passed, Is.False);
         Assert.That(wrong.MaxRelativeDifference, Is.GreaterThan(1e-2));
     }
+
+    [Test]
+    public async Task TheBudgetIsPlannedOnTheCostsOfTheAnalysersOwnRules()
+    {
+        // conv1 (4 channels) → Relu → conv2. A registry whose Relu rule counts numel(X) MACs: the pruner's cost model must
+        // count with it (before, the plan's estimate and after), so a MAC target removes more channels than with the
+        // default rules, which do not count Relu.
+        (OnnxModel Model, Value Relu) Build()
+        {
+            var f = new ModelFactory(new Random(3));
+            var x = f.B.Input("x", ElementType.Float, 1, 3, 8, 8);
+            var r = f.B.Op("Relu", [f.B.Conv(x, f.W("w", 4, 3, 3, 3), pads: [1, 1, 1, 1])]);
+            f.B.Output(f.B.Conv(r, f.W("w2", 2, 4, 1, 1)));
+            return (f.B.Build(), r);
+        }
+        var registry = OpRuleRegistry.CreateDefault().Replace(new MacCountingRelu());
+        var (custom, relu) = Build();
+        var counted = CostModel.Of(custom, new CostOptions { Rules = registry }).Total.Macs;
+        var plain = CostModel.Of(custom).Total.Macs;
+        Assert.That(counted - plain, Is.EqualTo(4 * 8 * 8), "the custom rule adds the Relu's MACs");
+        // conv1 costs 64·27 = 1,728 MACs per channel, conv2 64·2 = 128 and the Relu 64 (custom only): 1,920 or 1,856.
+        // Target 5,700 MACs: with the Relu counted, 3 channels cost 5,760 > target, so 2 stay; without it, 3 fit (5,568).
+        PruningBudget budget = new TargetBudget(CostMetric.Macs, 5_700);
+        var options = new PruneOptions { Criterion = new MagnitudeCriterion(2), Budget = budget };
+        var report = await Pruner.With(new DependencyAnalyzer(registry)).PruneAsync(custom, options);
+        Assert.That(report.Before.Macs, Is.EqualTo(counted));
+        Assert.That(report.Groups.Single(g => g.Status == GroupStatus.Pruned).Kept, Is.EqualTo(2));
+        Assert.That(report.After.Macs, Is.LessThanOrEqualTo(5_700));
+        Assert.That(report.After.Macs, Is.EqualTo(CostModel.Of(custom, new CostOptions { Rules = registry }).Total.Macs), "after: counted with the same rules");
+        Assert.That(report.Estimated, Is.EqualTo(report.After));
+
+        var (defaults, _) = Build();
+        var reference = await Pruner.Default.PruneAsync(defaults, options);
+        Assert.That(reference.Before.Macs, Is.EqualTo(plain));
+        Assert.That(reference.Groups.Single(g => g.Status == GroupStatus.Pruned).Kept, Is.EqualTo(3), "the default rules leave room for one more channel");
+        Assert.That(relu.Producer, Is.Not.Null);
+    }
+
+    // Relu with the default shapes and coupling that also counts numel(X) MACs.
+    private sealed class MacCountingRelu : OpRule
+    {
+        public override IReadOnlyList<string> OpTypes { get; } = ["Relu"];
+        public override void InferShapes(ShapeContext ctx) => ctx.OutputLikeInput();
+        public override void Couple(CouplingContext ctx)
+        {
+            for (int i = 0; i < ctx.Rank(ctx.In(0)!); i++) ctx.Same(ctx.In(0)!, i, ctx.Out(0)!, i);
+        }
+        public override bool CountsMacs => true;
+        public override long? Macs(MacContext ctx) => ctx.Input(0) is { } x ? MacContext.Product(x) : null;
+    }
+
+    // An analyser that returns the given groups, with the model's static shapes.
+    private static GroupAnalyzer Groups(params PruningGroup[] groups) =>
+        (model, _) => new DependencyAnalysis(groups, ShapeInference.Infer(model.Graph, model.GetOpset("")));
 
     private sealed class Recorder(List<PruneProgress> events) : IProgress<PruneProgress>
     {

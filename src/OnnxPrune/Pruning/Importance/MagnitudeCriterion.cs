@@ -1,5 +1,3 @@
-using System.Numerics.Tensors;
-
 namespace OnnxPrune.Pruning.Importance;
 
 /// <summary>
@@ -55,7 +53,7 @@ public sealed class MagnitudeCriterion : IImportanceCriterion
                 for (long u = 0; u < group.Size; u++)
                     foreach (var p in s.Positions(u)) raw[u] += perPosition[p];
             }
-            if (Norm == 2) TensorPrimitives.Sqrt(raw, raw);
+            if (Norm == 2) for (int u = 0; u < raw.Length; u++) raw[u] = Math.Sqrt(raw[u]); // per unit: a plain, precompiled loop
             WeightSlices.Normalize(raw, Normalization, elementsPerUnit, rootOfCount: Norm == 2);
             result.Set(group, raw);
         }

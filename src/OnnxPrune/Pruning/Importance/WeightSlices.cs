@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using OnnxPrune.Analysis;
 using OnnxPrune.Graph;
 using OnnxPrune.Tensors;
@@ -49,8 +48,9 @@ internal sealed class WeightSlices
 
         /// <summary>Per axis position, the sum of |w| (<paramref name="squares"/> false) or of w² (true) over the
         /// position's elements.</summary>
-        /// <remarks>Bandwidth-bound either way: when a position's contiguous runs are long (≥ <see cref="LongRun"/>),
-        /// one TensorPrimitives reduction per run; when they are short (the input-channel axis of a conv weight:
+        /// <remarks>Bandwidth-bound either way (<see cref="MagnitudeKernels"/>, which says why not TensorPrimitives
+        /// here): when a position's contiguous runs are long (≥ <see cref="LongRun"/>),
+        /// one reduction per run; when they are short (the input-channel axis of a conv weight:
         /// runs of k·k), each row of <c>axis · inner</c> elements is accumulated elementwise into a float buffer (one
         /// call per row), flushed to double every <see cref="FlushRows"/> rows and summed per position at the end,
         /// instead of a call per short run.</remarks>
@@ -67,22 +67,16 @@ internal sealed class WeightSlices
                     for (int p = 0; p < result.Length; p++)
                     {
                         var run = row.Slice(p * inner, inner);
-                        result[p] += squares ? TensorPrimitives.SumOfSquares(run) : TensorPrimitives.SumOfMagnitudes(run);
+                        result[p] += squares ? MagnitudeKernels.SumOfSquares(run) : MagnitudeKernels.SumOfMagnitudes(run);
                     }
                 }
                 return result;
             }
             var sum = new float[rowLength];
-            var magnitudes = squares ? null : new float[rowLength];
             for (long o = 0; o < Outer; o++)
             {
                 var row = data.Slice(checked((int)(o * rowLength)), rowLength);
-                if (squares) TensorPrimitives.MultiplyAdd(row, row, sum, sum);
-                else
-                {
-                    TensorPrimitives.Abs(row, magnitudes);
-                    TensorPrimitives.Add(sum, magnitudes, sum);
-                }
+                MagnitudeKernels.Accumulate(row, sum, squares);
                 if ((o + 1) % FlushRows != 0 && o != Outer - 1) continue;
                 for (int p = 0, i = 0; p < result.Length; p++)
                 {
@@ -154,18 +148,27 @@ internal sealed class WeightSlices
         return new Slice(item, c, data, outer, shape[item.Axis], inner);
     }
 
+    private static void Scale(double[] scores, double divisor)
+    {
+        for (int i = 0; i < scores.Length; i++) scores[i] /= divisor;
+    }
+
     /// <summary>Applies <paramref name="normalization"/> in place; <paramref name="elementsPerUnit"/> is used by
     /// <see cref="ScoreNormalization.ElementCount"/>, with <paramref name="rootOfCount"/> for L2-type scores.</summary>
     public static void Normalize(double[] scores, ScoreNormalization normalization, long elementsPerUnit, bool rootOfCount)
     {
         switch (normalization)
         {
+            // One value per unit (thousands at most): plain loops, precompiled with the library, where TensorPrimitives'
+            // generic kernels would be JIT-compiled in every prune process (see MagnitudeKernels).
             case ScoreNormalization.Mean:
-                double mean = TensorPrimitives.Sum<double>(scores) / scores.Length;
-                if (mean > 0) TensorPrimitives.Divide(scores, mean, scores);
+                double total = 0;
+                foreach (var x in scores) total += x;
+                double mean = total / scores.Length;
+                if (mean > 0) Scale(scores, mean);
                 break;
             case ScoreNormalization.ElementCount:
-                if (elementsPerUnit > 0) TensorPrimitives.Divide(scores, rootOfCount ? Math.Sqrt(elementsPerUnit) : elementsPerUnit, scores);
+                if (elementsPerUnit > 0) Scale(scores, rootOfCount ? Math.Sqrt(elementsPerUnit) : elementsPerUnit);
                 break;
         }
     }
