@@ -1,5 +1,6 @@
 using OnnxPrune.Graph;
 using OnnxPrune.Tensors;
+using OnnxPrune.Training;
 
 namespace OnnxPrune.MultiTask;
 
@@ -9,18 +10,24 @@ public static class Reinitializer
     /// <summary>
     /// Re-initialises <paramref name="model"/> in place: Conv and ConvTranspose weights He-normal (fan-in), Gemm and MatMul
     /// weight matrices Xavier-uniform, their biases 0; BatchNormalization scale 1, bias 0, mean 0, variance 1. Other constants
-    /// (normalisation constants, shapes) stay. Deterministic for a seed.
+    /// (normalisation constants, shapes) stay. A weight or bias that the trainer does not train
+    /// (<see cref="GradientBuilder.DefaultTrainable"/>: e.g. the one-element bias of a one-channel output conv) also stays: reset
+    /// to 0 it could never learn its offset back (a reconstruction head would be stuck predicting around 0 instead of the pixel
+    /// mean). BatchNormalization running statistics are always reset (the trainer updates them). Deterministic for a seed.
     /// </summary>
     /// <returns>The number of constants re-initialised.</returns>
     public static int Apply(OnnxModel model, int seed)
     {
         ArgumentNullException.ThrowIfNull(model);
         var random = new Random(seed);
+        var registry = GradientRegistry.CreateDefault();
         var done = new HashSet<string>(StringComparer.Ordinal);
         int count = 0;
-        void Set(Value? v, Func<long[], float[]> make)
+        void Set(Value? v, Func<long[], float[]> make, bool trainedOrUpdated = false)
         {
-            if (v?.Constant is not { } c || c.ElementType != ElementType.Float || !done.Add(c.Name)) return;
+            if (v?.Constant is not { } c || c.ElementType != ElementType.Float) return;
+            if (!trainedOrUpdated && !GradientBuilder.DefaultTrainable(c, registry)) return;
+            if (!done.Add(c.Name)) return;
             var shape = c.Shape.ToArray();
             c.Data = Tensor.FromArray<float>(make(shape), shape);
             count++;
@@ -61,8 +68,8 @@ public static class Reinitializer
                 case "BatchNormalization":
                     Set(node.Input(1), s => Fill(s, 1));
                     Set(node.Input(2), s => Fill(s, 0));
-                    Set(node.Input(3), s => Fill(s, 0));
-                    Set(node.Input(4), s => Fill(s, 1));
+                    Set(node.Input(3), s => Fill(s, 0), trainedOrUpdated: true);
+                    Set(node.Input(4), s => Fill(s, 1), trainedOrUpdated: true);
                     break;
             }
         }
