@@ -8,12 +8,15 @@ namespace OnnxPrune.MultiTask;
 public static class Reinitializer
 {
     /// <summary>
-    /// Re-initialises <paramref name="model"/> in place: Conv and ConvTranspose weights He-normal (fan-in), Gemm and MatMul
-    /// weight matrices Xavier-uniform, their biases 0; BatchNormalization scale 1, bias 0, mean 0, variance 1. Other constants
-    /// (normalisation constants, shapes) stay. A weight or bias that the trainer does not train
-    /// (<see cref="GradientBuilder.DefaultTrainable"/>: e.g. the one-element bias of a one-channel output conv) also stays: reset
-    /// to 0 it could never learn its offset back (a reconstruction head would be stuck predicting around 0 instead of the pixel
-    /// mean). BatchNormalization running statistics are always reset (the trainer updates them). Deterministic for a seed.
+    /// Re-initialises <paramref name="model"/> in place: Conv and ConvTranspose weights He-normal (fan-in) where the layer
+    /// feeds a ReLU (directly, through its BatchNormalization, or through a residual Add), Xavier-uniform where it is linear;
+    /// a Conv that produces a graph output (a dense head's last layer, e.g. a reconstruction) starts at zero, so the head starts
+    /// at its bias and grows its weights from the error (a random output layer gives a large first error that, with the head's
+    /// loss weight, drives its ReLUs dead in the first steps); Gemm and MatMul weight matrices Xavier-uniform; biases 0;
+    /// BatchNormalization scale 1, bias 0, mean 0, variance 1. Other constants (normalisation constants, shapes) stay. A weight
+    /// or bias that the trainer does not train (<see cref="GradientBuilder.DefaultTrainable"/>: e.g. the one-element bias of a
+    /// one-channel output conv) also stays: reset to 0 it could never learn its offset back. BatchNormalization running
+    /// statistics are always reset (the trainer updates them). Deterministic for a seed.
     /// </summary>
     /// <returns>The number of constants re-initialised.</returns>
     public static int Apply(OnnxModel model, int seed)
@@ -51,8 +54,16 @@ public static class Reinitializer
         {
             switch (node.OpType)
             {
-                case "Conv":
+                case "Conv" when FeedsRelu(node):
                     Set(node.Input(1), s => Normal(s, Math.Sqrt(2.0 / Math.Max(1, s[1] * Receptive(s)))));
+                    Set(node.Input(2), s => Fill(s, 0));
+                    break;
+                case "Conv" when node.Output(0) is { IsGraphOutput: true }:
+                    Set(node.Input(1), s => Fill(s, 0));
+                    Set(node.Input(2), s => Fill(s, 0));
+                    break;
+                case "Conv":
+                    Set(node.Input(1), s => Uniform(s, Math.Sqrt(6.0 / Math.Max(1, (s[0] + s[1]) * Receptive(s)))));
                     Set(node.Input(2), s => Fill(s, 0));
                     break;
                 case "ConvTranspose":
@@ -74,5 +85,18 @@ public static class Reinitializer
             }
         }
         return count;
+    }
+
+    /// <summary>
+    /// Whether a layer's output goes into a ReLU: directly, through its BatchNormalization, or through a residual Add whose
+    /// sum goes into one (He initialisation); otherwise the layer is linear (an output layer: Xavier).
+    /// </summary>
+    private static bool FeedsRelu(Node node)
+    {
+        if (node.Output(0) is not { } v) return false;
+        if (v.Consumers is [{ OpType: "BatchNormalization" } bn] && bn.Output(0) is { } normalised) v = normalised;
+        if (v.IsGraphOutput || v.Consumers.Count == 0) return false;
+        return v.Consumers.All(c => c.OpType == "Relu"
+            || (c.OpType == "Add" && c.Output(0) is { IsGraphOutput: false } sum && sum.Consumers.Count > 0 && sum.Consumers.All(r => r.OpType == "Relu")));
     }
 }
