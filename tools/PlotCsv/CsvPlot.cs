@@ -135,7 +135,7 @@ public static class CsvPlot
         if (request.Title is { } title) plot.Title(title);
         plot.XLabel(request.XLabel ?? request.X);
         plot.YLabel(request.YLabel ?? string.Join(", ", request.Y));
-        if (data.Series.Count > 1 || request.Series.Count > 0) plot.ShowLegend(Alignment.UpperRight);
+        if (data.Series.Count > 1 || request.Series.Count > 0) plot.ShowLegend(Edge.Right); // outside the data area: it never hides a point
         return plot;
     }
 
