@@ -80,7 +80,7 @@ internal static class PruneMultitaskCommand
                     before = report.Before is null ? null : MultiTaskEvaluator.ToJsonShape(report.Before),
                     after = report.After is null ? null : MultiTaskEvaluator.ToJsonShape(report.After),
                     rounds = report.Rounds.Select(r => new { r.Round, r.UnitsRemoved, r.Parameters, tasks = r.Scores is null ? null : MultiTaskEvaluator.ToJsonShape(r.Scores) }),
-                    widths = report.Widths, timingsMs = report.TimingsMs,
+                    widths = report.Widths, timingsMs = report.TimingsMs, collapsedTasks = report.CollapsedTasks,
                 }, Json.Options));
             else
                 Console.WriteLine($"{outPath}: {report.Criterion}, {report.ParametersBefore:N0} → {report.ParametersAfter:N0} parameters in {report.Rounds.Count} rounds, {report.TrainingSteps} training steps" +

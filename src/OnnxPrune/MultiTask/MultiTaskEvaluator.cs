@@ -42,6 +42,44 @@ public static class MultiTaskEvaluator
         }).ToArray();
     }
 
+    /// <summary>
+    /// The tasks whose output is the same for every sample of the first <paramref name="samples"/> samples of
+    /// <paramref name="data"/> (within 1e-6 relative): a collapsed network (dead ReLUs upstream, the head answering with its
+    /// bias alone), whatever its metric says. Empty for a healthy model.
+    /// </summary>
+    /// <exception cref="UnsupportedModelException">A task's output is missing.</exception>
+    public static IReadOnlyList<string> ConstantOutputTasks(OnnxModel model, MultiTaskSpec spec, IDataset data, int samples = 256,
+        SessionSettings? sessionSettings = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentOutOfRangeException.ThrowIfLessThan(samples, 2);
+        spec.EnsureFits(model);
+        int n = Math.Min(samples, data.Count);
+        if (n < 2) return [];
+        (model, int batch) = Evaluator.ForEvaluation(model, n);
+        var outputs = spec.Tasks.Select(t => t.Output).Distinct().ToArray();
+        var dataInputs = model.Graph.DataInputs.Select(v => v.Name).ToArray();
+        using var session = OrtSessions.Create(model, sessionSettings ?? new SessionSettings());
+        var first = new Dictionary<string, float[]>(StringComparer.Ordinal);
+        var varies = new HashSet<string>(StringComparer.Ordinal);
+        for (int start = 0; start < n; start += batch)
+        {
+            var b = data.GetBatch(Enumerable.Range(start, Math.Min(batch, n - start)).ToArray());
+            var results = session.RunTensors(b.InputsFor(dataInputs), outputs);
+            foreach (var o in outputs)
+            {
+                var z = results[o].ToFloatArray();
+                int per = z.Length / b.Count;
+                if (!first.TryGetValue(o, out var reference)) first[o] = reference = z[..per];
+                for (int i = 0; i < z.Length && !varies.Contains(o); i++)
+                    if (!(Math.Abs(z[i] - reference[i % per]) <= 1e-6 * (1 + Math.Abs(reference[i % per])))) varies.Add(o);
+            }
+        }
+        return spec.Tasks.Where(t => !varies.Contains(t.Output)).Select(t => t.Name).ToArray();
+    }
+
     /// <summary>Each task's score as a dictionary task → (metric name → value): {"accuracy": …} or {"mse": …}, the shape of <c>eval --tasks --json</c>.</summary>
     public static IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>> ToJsonShape(IEnumerable<TaskScore> scores) =>
         scores.ToDictionary(s => s.Task, s => (IReadOnlyDictionary<string, double>)new Dictionary<string, double> { [s.MetricName] = s.Value },

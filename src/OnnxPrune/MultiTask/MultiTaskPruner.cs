@@ -140,6 +140,11 @@ public sealed record MultiTaskPruneReport
     public IReadOnlyList<TaskScore>? After { get; init; }
     /// <summary>Wall time per stage, milliseconds.</summary>
     public required IReadOnlyDictionary<string, double> TimingsMs { get; init; }
+    /// <summary>
+    /// Tasks whose output of the result is the same for every test sample (<see cref="MultiTaskEvaluator.ConstantOutputTasks"/>):
+    /// the training collapsed (dead network) and their metric is that of a constant answer. Empty when healthy or without test data.
+    /// </summary>
+    public IReadOnlyList<string> CollapsedTasks { get; init; } = [];
 }
 
 /// <summary>The result: the pruned (and trained) model and the report.</summary>
@@ -355,10 +360,15 @@ public sealed class MultiTaskPruner
         Lap(o.Reinitialize ? "reinitialize" : "finetune");
 
         IReadOnlyList<TaskScore>? final = null;
+        IReadOnlyList<string> collapsed = [];
         if (o.Test is not null)
         {
             final = MultiTaskEvaluator.Evaluate(work, o.Tasks, o.Test, 256, session, ct);
             progress?.Report(new MultiTaskPruneProgress(MultiTaskStage.Evaluate, rounds.Count, $"pruned: {string.Join(", ", final)}", PruningSurgery.Parameters(work.Graph), final));
+            collapsed = MultiTaskEvaluator.ConstantOutputTasks(work, o.Tasks, o.Test, 256, session);
+            if (collapsed.Count > 0)
+                progress?.Report(new MultiTaskPruneProgress(MultiTaskStage.Evaluate, rounds.Count,
+                    $"warning: training collapsed: the output of {string.Join(", ", collapsed)} is the same for every test sample (dead network)", PruningSurgery.Parameters(work.Graph)));
             Lap("evaluate");
         }
         var finalGroups = DependencyAnalyzer.Analyze(work).Groups.Where(g => !g.IsBlocked).ToDictionary(NameOf, g => g.Size, StringComparer.Ordinal);
@@ -368,6 +378,7 @@ public sealed class MultiTaskPruner
             Criterion = o.Criterion == MultiTaskCriterion.Cosine ? "gradient-cosine" : "gate-taylor",
             ParametersBefore = paramsBefore, ParametersAfter = PruningSurgery.Parameters(work.Graph), Rounds = rounds, Widths = widths,
             TrainingSteps = stepsTrained, Reinitialized = o.Reinitialize, Before = before, After = final, TimingsMs = timings,
+            CollapsedTasks = collapsed,
         };
         return new MultiTaskPruneResult(work, report);
     }

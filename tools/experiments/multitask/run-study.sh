@@ -16,8 +16,11 @@ seeds=${SEEDS:-"1 2"}
 modes=${MODES:-"iterative reinit"}
 criteria=${CRITERIA:-"taylor cosine"}
 threads=${THREADS:-1}
+# A frozen copy of the CLI in OUT_DIR/cli: rebuilding the working tree while the study runs changes no run.
 dotnet build src/OnnxPrune.Cli -c Release -v quiet -nologo >/dev/null
-cli() { dotnet src/OnnxPrune.Cli/bin/Release/net10.0/OnnxPrune.Cli.dll "$@"; }
+rm -rf "$out_dir/cli" && cp -r src/OnnxPrune.Cli/bin/Release/net10.0 "$out_dir/cli"
+git rev-parse HEAD > "$out_dir/commit.txt"
+cli() { dotnet "$out_dir/cli/OnnxPrune.Cli.dll" "$@"; }
 model=onnx-models/fmnist-multitask.onnx
 tasks=onnx-models/fmnist-multitask.tasks.yaml
 start=$(date +%s)
