@@ -118,7 +118,7 @@ for m in models:
                     if first is not None and first <= b:
                         reached[b] += 1
             if total:
-                med = statistics.median(firsts) if firsts else "never"
+                med = f"{statistics.median(firsts):g}" if firsts else "never"
                 print(f"| {LABEL[method]} | " + " | ".join(f"{reached[b]}/{total}" for b in reached) + f" | {med} | {ms(cpu[method])} |")
         its_cpu = [float(r["cpu_s"]) for r in rows if r["model"] == m and r["ratio"] == ratio and r["method"] == "iterative"]
         if its_cpu:
