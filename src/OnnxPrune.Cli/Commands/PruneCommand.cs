@@ -29,7 +29,7 @@ internal static class PruneCommand
         var classes = new Option<string?>("--classes") { Description = "With --data: score on these classes only, e.g. 0,3,7." };
         var scoresFile = new Option<FileInfo?>("--scores")
         {
-            Description = "Use given per-unit scores instead of a criterion: JSON {\"groups\": {\"ROOT_NODE\": [scores…]}} (e.g. task-library votes); groups not listed stay whole.",
+            Description = "Use given per-unit scores instead of a criterion: JSON {\"fingerprint\": \"HEX\", \"groups\": {\"GROUP_KEY\": [scores…]}} (keys and fingerprint as `analyze --json` prints them; e.g. task-library votes); a file made for another model is refused; groups not listed stay whole.",
         };
         var ratio = new Option<double?>("--ratio") { Description = "Fraction of units to remove: per group, or across all groups with --global." };
         var targetParams = new Option<long?>("--target-params") { Description = "Prune until the model has at most N parameters." };

@@ -152,9 +152,10 @@ public static class TaskAdapter
             : TaskSimilarity.NearestTasks(new TaskQuery(task, embeddings), entries, options.Neighbors, options.Embedding);
         if (neighbors.Count == 0) throw new TaskLibraryException($"{library.Root}: no entry has a {options.Embedding} embedding to compare with.", library.Root);
         progress?.Report(new TaskProgress("neighbors", string.Join("; ", neighbors.Select(n => FormattableString.Invariant($"{n.Entry.Task.Describe()} {n.Similarity:F3}")))));
+        Lap("neighbors");
 
         progress?.Report(new TaskProgress("prune", $"one-shot pruning to {options.Budget.Describe()}"));
-        var cut = await CutAsync(baseModel, neighbors, new TaskCutOptions
+        var cut = await CutWithFingerprintAsync(baseModel, fingerprint, neighbors, new TaskCutOptions
         {
             Budget = options.Budget, Weighting = options.RandomNeighbors ? VoteWeighting.Uniform : options.Weighting, Seed = options.Seed,
             TaskHeadClasses = options.TaskHead ? options.Classes : null,
@@ -204,15 +205,22 @@ public static class TaskAdapter
         ArgumentNullException.ThrowIfNull(options);
         if (neighbors.Count == 0) throw new ArgumentException("The cut needs at least one neighbour.", nameof(neighbors));
         await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
-        var fingerprint = ModelFingerprint.Of(baseModel, cancellationToken);
+        return await CutWithFingerprintAsync(baseModel, ModelFingerprint.Of(baseModel, cancellationToken), neighbors, options, cancellationToken).ConfigureAwait(false);
+    }
+
+    // The cut for a base model whose fingerprint the caller has computed already (AdaptAsync hashes it for the library).
+    private static async Task<TaskCutResult> CutWithFingerprintAsync(OnnxModel baseModel, ModelFingerprint fingerprint, IReadOnlyList<TaskNeighbor> neighbors, TaskCutOptions options,
+        CancellationToken cancellationToken)
+    {
         var work = OnnxModel.FromBytes(baseModel.ToBytes(), baseModel.SourcePath ?? "model");
-        var groups = DependencyAnalyzer.Analyze(work, cancellationToken).Groups;
+        var analysis = DependencyAnalyzer.Analyze(work, cancellationToken);
+        var groups = analysis.Groups;
         var l2 = await new MagnitudeCriterion(2).ScoreAsync(ImportanceContext.For(work, groups), cancellationToken).ConfigureAwait(false);
         var tieBreak = groups.Where(g => l2.TryGet(g.Id, out _)).ToDictionary(g => g.Key, g => l2[g.Id].Select(v => (float)v).ToArray(), StringComparer.Ordinal);
         var votes = ScoreMask.Combine(neighbors, options.Weighting, tieBreak, fingerprint.Hex);
         var external = ExternalScores.ByGroupKey(votes.Scores.ToDictionary(kv => kv.Key, kv => kv.Value.Select(v => (double)v).ToArray(), StringComparer.Ordinal), fingerprint, "task-votes");
         var scores = await external.ScoreAsync(ImportanceContext.For(work, groups), cancellationToken).ConfigureAwait(false);
-        var costBefore = CostModel.Of(work, cancellationToken: cancellationToken);
+        var costBefore = CostModel.Of(work, analysis, cancellationToken: cancellationToken);
         var plan = BudgetPlanner.Plan(groups, scores, options.Budget, new PlannerOptions { Seed = options.Seed }, costBefore);
         var kept = plan.Masks.ToDictionary(m => m.Group.Key, m => m.Kept, StringComparer.Ordinal);
         var agreement = ScoreMask.Agreement(kept, neighbors);

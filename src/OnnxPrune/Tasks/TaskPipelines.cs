@@ -188,10 +188,11 @@ public static class TaskPruner
             cancellationToken.ThrowIfCancellationRequested();
             var roundBudget = RoundBudget(options.Budget, baseCost, r, options.Rounds);
             progress?.Report(new TaskProgress($"round {r}/{options.Rounds}", $"pruning to {roundBudget.Describe()} with {criterion.Name}"));
-            var groups = DependencyAnalyzer.Analyze(work, cancellationToken).Groups;
+            var analysis = DependencyAnalyzer.Analyze(work, cancellationToken);
+            var groups = analysis.Groups;
             IDataProvider? data = TaskDataSets.CriterionNeedsData(options.Criterion) ? DataProviders.FromDataset(train, 32, 4, options.Seed + r) : null;
             var scores = await criterion.ScoreAsync(new ImportanceContext { Model = work, Groups = groups, Data = data }, cancellationToken).ConfigureAwait(false);
-            var plan = BudgetPlanner.Plan(groups, scores, roundBudget, new PlannerOptions { Seed = options.Seed }, CostModel.Of(work, cancellationToken: cancellationToken));
+            var plan = BudgetPlanner.Plan(groups, scores, roundBudget, new PlannerOptions { Seed = options.Seed }, CostModel.Of(work, analysis, cancellationToken: cancellationToken));
             foreach (var g in groups.Where(g => !g.IsBlocked && map.TryGetValue(g.Key, out var m) && m.Length != g.Size)) unmapped.Add(g.Key);
             foreach (var key in map.Keys.Where(k => !groups.Any(g => g.Key == k))) unmapped.Add(key);
             foreach (var mask in plan.Masks)
