@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using OnnxPrune;
 using OnnxPrune.Data;
 using OnnxPrune.Graph;
 using OnnxPrune.MultiTask;
@@ -64,7 +65,7 @@ internal static class MultiTaskTraining
         }
         try
         {
-            await trainer.TrainAsync(train, test, new SyncProgress(p =>
+            await trainer.TrainAsync(train, test, new SynchronousProgress<TrainingProgress>(p =>
             {
                 Console.WriteLine($"[{clock.Elapsed:hh\\:mm\\:ss}] {p}");
                 if (p.Evaluation is { } e)

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using OnnxPrune;
 using OnnxPrune.Data;
 using OnnxPrune.Graph;
 using OnnxPrune.Training;
@@ -78,7 +79,7 @@ void Save(EvaluationResult evaluation, int step)
 TrainingResult result;
 try
 {
-result = await trainer.TrainAsync(train, test, new SyncProgress(p =>
+result = await trainer.TrainAsync(train, test, new SynchronousProgress<TrainingProgress>(p =>
 {
     Console.WriteLine($"[{clock.Elapsed:hh\\:mm\\:ss}] {p}");
     if (p.Evaluation is { } e) Save(e, p.Step);
@@ -94,8 +95,3 @@ var reloaded = Evaluator.Evaluate(OnnxModel.Load(output), test);
 Console.WriteLine($"saved {output} ({new FileInfo(output).Length:N0} bytes); test accuracy {reloaded.Accuracy:P2} (trainer: {result.Evaluation!.Accuracy:P2}), loss {reloaded.Loss:F4}; wall time {clock.Elapsed:hh\\:mm\\:ss}");
 return 0;
 
-/// <summary>Reports synchronously on the training thread (Progress&lt;T&gt; would post to the thread pool and reorder lines).</summary>
-internal sealed class SyncProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
-{
-    public void Report(TrainingProgress value) => report(value);
-}

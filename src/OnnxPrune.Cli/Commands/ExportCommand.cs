@@ -62,17 +62,12 @@ internal static class ExportCommand
                 LatencyRuns = parse.GetValue(runs),
                 Seed = parse.GetValue(seed),
             };
-            var progress = new SynchronousProgress(p => Console.Error.WriteLine($"{p.Stage}: {p.Message}"));
+            var progress = new SynchronousProgress<ExportProgress>(p => Console.Error.WriteLine($"{p.Stage}: {p.Message}"));
             var result = await Exporter.ExportAsync(parse.GetValue(input)!.FullName, parse.GetValue(output)!.FullName, options, progress, cancellationToken);
             if (parse.GetValue(report) is { } file) result.Save(file.FullName);
             Console.WriteLine(result.ToMarkdown());
             return ExitCodes.Ok;
         });
         return command;
-    }
-
-    private sealed class SynchronousProgress(Action<ExportProgress> report) : IProgress<ExportProgress>
-    {
-        public void Report(ExportProgress value) => report(value);
     }
 }

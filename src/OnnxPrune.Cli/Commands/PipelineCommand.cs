@@ -21,17 +21,12 @@ internal static class PipelineCommand
         {
             var definition = PipelineFile.Load(parse.GetValue(file)!.FullName);
             var dir = parse.GetValue(outDir)?.FullName ?? Path.GetFullPath("pipeline-out");
-            var progress = new Sync(p => Console.Error.WriteLine($"[{p.Step}/{p.Steps} {p.Name}] {p.Message}"));
+            var progress = new SynchronousProgress<PipelineProgress>(p => Console.Error.WriteLine($"[{p.Step}/{p.Steps} {p.Name}] {p.Message}"));
             var report = await PipelineRunner.RunAsync(definition, dir, progress, ct);
             foreach (var g in report.Gates) Console.WriteLine(FormattableString.Invariant($"gate {g.Gate}: limit {g.Limit:G6}, actual {g.Actual:G6}: pass"));
             Console.WriteLine($"{Path.Combine(dir, "report.json")}: final model {report.Final}");
             return ExitCodes.Ok;
         });
         return new Command("pipeline", "Model-release pipelines from a YAML file.") { run };
-    }
-
-    private sealed class Sync(Action<PipelineProgress> report) : IProgress<PipelineProgress>
-    {
-        public void Report(PipelineProgress value) => report(value);
     }
 }

@@ -64,7 +64,7 @@ internal static class PruneMultitaskCommand
                 MinKeepFraction = parse.GetValue(minKeep) ?? defaults.MinKeepFraction, Reinitialize = parse.GetValue(reinit),
                 Seed = parse.GetValue(seed) ?? defaults.Seed, IntraOpThreads = parse.GetValue(threads),
             };
-            var progress = new SyncProgress(p =>
+            var progress = new SynchronousProgress<MultiTaskPruneProgress>(p =>
             {
                 if (p.Stage is MultiTaskStage.Train or MultiTaskStage.Finetune or MultiTaskStage.Reinitialize && p.Scores is null && !p.Message.StartsWith("re-init", StringComparison.Ordinal))
                     Console.Error.WriteLine($"  [{p.Stage.ToString().ToLowerInvariant()} {p.Round}] {p.Message}");
@@ -88,10 +88,5 @@ internal static class PruneMultitaskCommand
             return ExitCodes.Ok;
         });
         return command;
-    }
-
-    private sealed class SyncProgress(Action<MultiTaskPruneProgress> report) : IProgress<MultiTaskPruneProgress>
-    {
-        public void Report(MultiTaskPruneProgress value) => report(value);
     }
 }

@@ -237,7 +237,7 @@ public sealed class MultiTaskPruner
         {
             if (steps == 0) return m;
             using var trainer = new Trainer(m, TrainerFor(steps, schedule, seed));
-            var p = progress is null ? null : new SyncProgress<TrainingProgress>(tp =>
+            var p = progress is null ? null : new SynchronousProgress<TrainingProgress>(tp =>
                 progress.Report(new MultiTaskPruneProgress(stage, round, tp.ToString(), PruningSurgery.Parameters(m.Graph))));
             await trainer.TrainAsync(o.Train, null, p, ct).ConfigureAwait(false);
             stepsTrained += steps;
@@ -392,10 +392,5 @@ public sealed class MultiTaskPruner
         if (count <= 0 || count >= data.Count) return data;
         var batch = data.GetBatch(Enumerable.Range(0, count).ToArray());
         return new TensorDataset(data.Name + $"[:{count}]", batch.Inputs, batch.Targets);
-    }
-
-    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
     }
 }

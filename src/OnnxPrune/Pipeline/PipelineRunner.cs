@@ -171,7 +171,7 @@ public static class PipelineRunner
     private static async Task<StepRecord> PruneAsync(string input, string output, PruneStepOptions options, StepProgress report, CancellationToken ct)
     {
         var model = OnnxModel.Load(input);
-        var progress = new Sync<PruneProgress>(p => { if (p.Fraction is null) report.Say($"{p.Stage.ToString().ToLowerInvariant()}: {p.Message}"); });
+        var progress = new SynchronousProgress<PruneProgress>(p => { if (p.Fraction is null) report.Say($"{p.Stage.ToString().ToLowerInvariant()}: {p.Message}"); });
         var pruner = options.AllowInterfaceChange ? Pruner.With(new AnalysisOptions { AllowInterfaceChange = true }) : Pruner.Default;
         var result = await pruner.PruneAsync(model, options.ToOptions(model), progress, ct).ConfigureAwait(false);
         model.Save(output);
@@ -184,7 +184,7 @@ public static class PipelineRunner
         var model = OnnxModel.Load(input);
         var teacher = options.Teacher is null ? null : OnnxModel.Load(options.Teacher == "source" ? source : options.Teacher);
         var history = new List<AccuracyPoint>();
-        var progress = new Sync<FinetuneProgress>(p =>
+        var progress = new SynchronousProgress<FinetuneProgress>(p =>
         {
             if (p.Training is { } t)
             {
@@ -212,7 +212,7 @@ public static class PipelineRunner
 
     private static async Task<StepRecord> ExportAsync(string input, string output, ExportStepOptions options, StepProgress report, CancellationToken ct)
     {
-        var progress = new Sync<ExportProgress>(p => report.Say($"{p.Stage}: {p.Message}"));
+        var progress = new SynchronousProgress<ExportProgress>(p => report.Say($"{p.Stage}: {p.Message}"));
         var result = await Exporter.ExportAsync(input, output, options.ToOptions(), progress, ct).ConfigureAwait(false);
         return new StepRecord { Step = "export", Key = "", Model = output, Details = JsonNode.Parse(result.ToJson()) };
     }
@@ -288,10 +288,5 @@ public static class PipelineRunner
     private sealed class StepProgress(IProgress<PipelineProgress>? inner, int step, int steps, string name)
     {
         public void Say(string message) => inner?.Report(new PipelineProgress(step, steps, name, message));
-    }
-
-    private sealed class Sync<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
     }
 }

@@ -126,7 +126,7 @@ public sealed class Pruner
         cancellationToken.ThrowIfCancellationRequested();
 
         progress?.Report(new PruneProgress(PruneStage.Score, $"scoring {groups.Count} groups with {options.Criterion.Name}", 0));
-        var scoreProgress = progress is null ? null : new SyncProgress<ImportanceProgress>(p =>
+        var scoreProgress = progress is null ? null : new SynchronousProgress<ImportanceProgress>(p =>
             progress.Report(new PruneProgress(PruneStage.Score, $"{p.Stage}: {p.Done}/{p.Total}", p.Total == 0 ? null : (double)p.Done / p.Total)));
         var context = new ImportanceContext { Model = model, Groups = groups, Data = options.Data, Progress = scoreProgress };
         GroupScores scores;
@@ -188,11 +188,5 @@ public sealed class Pruner
             TimingsMs = timings,
             Verification = verification,
         };
-    }
-
-    // Reports on the caller's thread, in order (Progress<T> posts asynchronously and may reorder).
-    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
     }
 }

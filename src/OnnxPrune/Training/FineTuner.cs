@@ -183,7 +183,7 @@ public sealed class FineTuner
             Lap("evaluate");
         }
 
-        var trainingProgress = progress is null ? null : new SyncProgress<TrainingProgress>(p => progress.Report(new FinetuneProgress(FinetuneStage.Train, p.ToString(), p)));
+        var trainingProgress = progress is null ? null : new SynchronousProgress<TrainingProgress>(p => progress.Report(new FinetuneProgress(FinetuneStage.Train, p.ToString(), p)));
         using var run = await Task.Run(() => new Trainer(work, trainer), cancellationToken).ConfigureAwait(false);
         var result = await run.TrainAsync(train, test, trainingProgress, cancellationToken).ConfigureAwait(false);
         Lap("train");
@@ -247,7 +247,7 @@ public sealed class FineTuner
         var before = await Task.Run(() => Distillation.Gap(work, test, outputs, sessionSettings: settings, cancellationToken: ct), ct).ConfigureAwait(false);
         progress?.Report(new FinetuneProgress(FinetuneStage.Evaluate, $"before training: gap to the teacher {before}"));
         Lap("evaluate");
-        var trainingProgress = progress is null ? null : new SyncProgress<TrainingProgress>(p => progress.Report(new FinetuneProgress(FinetuneStage.Train, p.ToString(), p)));
+        var trainingProgress = progress is null ? null : new SynchronousProgress<TrainingProgress>(p => progress.Report(new FinetuneProgress(FinetuneStage.Train, p.ToString(), p)));
         using var run = await Task.Run(() => new Trainer(work, trainer with { Losses = losses, Teacher = null }), ct).ConfigureAwait(false);
         var result = await run.TrainAsync(train, null, trainingProgress, ct).ConfigureAwait(false);
         Lap("train");
@@ -289,11 +289,5 @@ public sealed class FineTuner
     {
         var batch = data.GetBatch(indices);
         return new TensorDataset(name, batch.Inputs, batch.Targets);
-    }
-
-    /// <summary>Reports synchronously on the reporting thread (no SynchronizationContext hop).</summary>
-    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
     }
 }

@@ -16,6 +16,7 @@ using OnnxPrune.Runtime;
 using OnnxPrune.Tasks;
 using OnnxPrune.Training;
 using MetaVote;
+using OnnxPrune;
 
 var inv = CultureInfo.InvariantCulture;
 var opts = Options.Parse(args);
@@ -54,7 +55,7 @@ foreach (var modelPath in opts.Models)
                 Classes = [0], Budget = new UniformRatioBudget(ratio), Rounds = opts.Rounds, StepsPerRound = opts.StepsPerRound,
                 Criterion = opts.FillCriterion, Seed = 1, BatchSize = opts.Batch, Embeddings = [TaskEmbeddingKinds.Features],
             },
-        }, new SyncProgress<TaskProgress>(p => { if (p.Stage == "done") log($"  {p.Message}"); }));
+        }, new SynchronousProgress<TaskProgress>(p => { if (p.Stage == "done") log($"  {p.Message}"); }));
         log($"{name}: library {lib.Root}: {items.Count(i => !i.Skipped)} added, {items.Count(i => i.Skipped)} present");
         libraries[ratio] = lib;
     }
@@ -84,7 +85,7 @@ foreach (var modelPath in opts.Models)
                         Steps = opts.Budgets.Max(), BatchSize = opts.Batch, Seed = seed, IntraOpThreads = opts.Threads,
                         ProgressInterval = opts.Budgets.Max(), EvaluationSteps = opts.Budgets,
                     },
-                }, new SyncProgress<FinetuneProgress>(p => { if (p.Training is { Evaluation: { } e } tp) evals[tp.Step] = e.Accuracy; }));
+                }, new SynchronousProgress<FinetuneProgress>(p => { if (p.Training is { Evaluation: { } e } tp) evals[tp.Step] = e.Accuracy; }));
                 evals[0] = tuned.Report.Before!.Accuracy;
                 var cost = CostModel.Of(pruned).Total;
                 double cpu = CpuSeconds() - cpuBefore;

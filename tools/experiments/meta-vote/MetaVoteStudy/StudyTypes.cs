@@ -2,12 +2,6 @@ using System.Globalization;
 
 namespace MetaVote;
 
-/// <summary>Reports synchronously on the caller's thread (Progress&lt;T&gt; would post to the thread pool).</summary>
-sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-{
-    public void Report(T value) => report(value);
-}
-
 /// <summary>An append-only CSV; a method's rows are appended at once and flushed, so an interrupted run loses at most
 /// the method in progress.</summary>
 sealed class ResultsFile
